@@ -1,0 +1,84 @@
+# edge_gpu.sharing: `make demo` runs the GPU inventory on the simulated fleet,
+# `make test` runs every test. Both set themselves up from nothing.
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(CURDIR)/$(VENV)/bin
+BUILD       := $(CURDIR)/build
+COLLECTIONS := $(BUILD)/collections
+SIM_ROOT    := $(BUILD)/sim
+NVIDIA_ROOT := $(BUILD)/nvidia
+SRC_TREE    := $(BUILD)/src/ansible_collections/edge_gpu/sharing
+TEST_TREE   := $(BUILD)/ansible-test/ansible_collections/edge_gpu/sharing
+VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
+TARBALL     := $(BUILD)/edge_gpu-sharing-$(VERSION).tar.gz
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export EDGE_GPU_SIM_ROOT := $(SIM_ROOT)
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: demo test venv install fleet nvidia-userland sanity units lint integration gpu-tests changelog clean
+
+demo: install fleet
+	$(BIN)/ansible-playbook -f 10 -i tests/sim/inventory.yml edge_gpu.sharing.gpu_inventory
+
+test: install fleet nvidia-userland sanity units lint integration gpu-tests changelog
+	@echo "make test: all suites passed"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+# Build the Galaxy tarball and install it, so every test uses the collection as users get it.
+install: venv
+	rm -rf $(COLLECTIONS) $(BUILD)/edge_gpu-sharing-*.tar.gz
+	mkdir -p $(COLLECTIONS)
+	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
+	$(BIN)/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
+
+fleet: venv
+	$(BIN)/python tests/sim/fleet.py --root $(SIM_ROOT)
+
+# NVIDIA's real NVML library and MPS control daemon (Debian non-free), unpacked under build/.
+nvidia-userland:
+	tests/sim/fetch_nvidia_userland.sh $(NVIDIA_ROOT)
+
+# ansible-test wants the collection at .../ansible_collections/<namespace>/<name>: copy the files git knows.
+sanity: venv
+	rm -rf $(BUILD)/ansible-test && mkdir -p $(TEST_TREE)
+	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(TEST_TREE)
+	$(BIN)/python tests/ci/install_get_pip.py
+	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+$(SRC_TREE):
+	mkdir -p $(dir $(SRC_TREE)) && ln -sfn $(CURDIR) $(SRC_TREE)
+
+units: venv $(SRC_TREE)
+	cd $(BUILD)/src && PYTHONPATH=$(BUILD)/src $(PYTEST) --import-mode=importlib -c $(CURDIR)/tests/pytest.ini \
+	  --rootdir $(CURDIR) \
+	  --cov=ansible_collections.edge_gpu.sharing.plugins --cov-branch --cov-report=term-missing:skip-covered \
+	  $(CURDIR)/tests/unit
+
+lint: venv
+	$(BIN)/ansible-lint --offline --profile production
+
+integration: install fleet nvidia-userland
+	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
+	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini tests/integration
+
+# Real-GPU tests: they skip themselves where no NVIDIA GPU is present.
+gpu-tests: install
+	$(PYTEST) --import-mode=importlib -c tests/pytest.ini -rs tests/gpu
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf $(BUILD) $(VENV) tests/output

@@ -1,0 +1,334 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The only place in the collection that talks to NVML (through ``pynvml``).
+
+Plain Python, no Ansible imports, so that modules, filters and tests share it.
+Every NVML failure leaves this file as an ``NvmlError`` whose message an operator
+can act on; fields a GPU does not support come back as ``None``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+import traceback
+from contextlib import contextmanager
+
+try:
+    import pynvml
+except ImportError:
+    pynvml = None
+    PYNVML_IMPORT_ERROR = traceback.format_exc()
+else:
+    PYNVML_IMPORT_ERROR = None
+
+# nvidia-ml-py installs the module ``pynvml``; the PyPI project named "pynvml" is deprecated.
+PYNVML_PACKAGE = 'nvidia-ml-py'
+
+# NVML error codes are part of its C ABI; they are named here so that the messages
+# exist even where pynvml itself is missing.
+ERROR_UNINITIALIZED = 1
+ERROR_NOT_SUPPORTED = 3
+ERROR_NO_PERMISSION = 4
+ERROR_NOT_FOUND = 6
+ERROR_DRIVER_NOT_LOADED = 9
+ERROR_LIBRARY_NOT_FOUND = 12
+ERROR_FUNCTION_NOT_FOUND = 13
+ERROR_GPU_IS_LOST = 15
+ERROR_RESET_REQUIRED = 16
+ERROR_LIB_RM_VERSION_MISMATCH = 18
+
+# (short kind, operator message); the message is completed with what was being done.
+_ERRORS = {
+    ERROR_LIBRARY_NOT_FOUND: (
+        'library_not_found',
+        'the NVML library (libnvidia-ml.so.1) was not found: the NVIDIA driver is not installed '
+        'on this host, or its libraries are not on the dynamic loader path'),
+    ERROR_DRIVER_NOT_LOADED: (
+        'driver_not_loaded',
+        'the NVIDIA kernel driver is not loaded (NVML: Driver Not Loaded): check that the nvidia '
+        'kernel module is loaded (lsmod | grep nvidia) and matches the running kernel'),
+    ERROR_NO_PERMISSION: (
+        'no_permission',
+        'NVML refused the request for lack of permission: run the task as root (become: true)'),
+    ERROR_GPU_IS_LOST: (
+        'gpu_lost',
+        'a GPU stopped responding or fell off the bus (NVML: GPU is lost): the device needs a GPU '
+        'reset or a reboot'),
+    ERROR_RESET_REQUIRED: (
+        'reset_required',
+        'a GPU needs a reset before it can be used (NVML: GPU requires restart)'),
+    ERROR_LIB_RM_VERSION_MISMATCH: (
+        'version_mismatch',
+        'the NVML library and the loaded kernel driver are different versions, usually after a '
+        'driver update without a reboot: reboot the device'),
+    ERROR_UNINITIALIZED: (
+        'uninitialized',
+        'NVML was used before it was initialised'),
+    ERROR_FUNCTION_NOT_FOUND: (
+        'function_not_found',
+        'the installed NVIDIA driver is too old for this query (NVML: Function Not Found)'),
+}
+
+# Kinds that mean "this host has no usable NVML" rather than "something is broken".
+UNAVAILABLE_KINDS = frozenset(('pynvml_missing', 'library_not_found', 'driver_not_loaded'))
+
+COMPUTE_MODES = ('default', 'exclusive_process', 'prohibited')
+_COMPUTE_MODE_CONSTANTS = {
+    'default': 'NVML_COMPUTEMODE_DEFAULT',
+    'exclusive_process': 'NVML_COMPUTEMODE_EXCLUSIVE_PROCESS',
+    'prohibited': 'NVML_COMPUTEMODE_PROHIBITED',
+}
+
+GPU_UUID_RE = re.compile(r'^GPU-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+MPS_SERVER_NAME = 'nvidia-cuda-mps-server'
+
+
+class NvmlError(Exception):
+    """An NVML failure, with a kind a caller can branch on and a message for people."""
+
+    def __init__(self, kind, message, code=None):
+        super(NvmlError, self).__init__(message)
+        self.kind = kind
+        self.code = code
+
+    @property
+    def unavailable(self):
+        """True when the host simply has no usable NVML (no driver, no library, no pynvml)."""
+        return self.kind in UNAVAILABLE_KINDS
+
+
+def describe_error(exc, doing):
+    """Turn a ``pynvml.NVMLError`` into an ``NvmlError`` saying what failed while ``doing``."""
+    code = getattr(exc, 'value', None)
+    kind, text = _ERRORS.get(code, ('nvml_error', 'NVML error %s (%s)' % (code, exc)))
+    return NvmlError(kind, 'NVML failed while %s: %s' % (doing, text), code)
+
+
+def text(value):
+    """NVML strings are ``bytes`` in older nvidia-ml-py releases and ``str`` in newer ones."""
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace').rstrip('\x00')
+    return value
+
+
+def _is_not_supported(exc):
+    return getattr(exc, 'value', None) == ERROR_NOT_SUPPORTED
+
+
+class Nvml(object):
+    """An initialised NVML session; get one from ``nvml_session()``."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def call(self, doing, func, *args):
+        """Call an NVML function; any NVML error becomes an ``NvmlError``."""
+        try:
+            return func(*args)
+        except self.lib.NVMLError as exc:
+            raise describe_error(exc, doing)
+
+    def optional(self, doing, func, *args):
+        """Like ``call`` but a field the GPU does not support reads as ``None``."""
+        try:
+            return func(*args)
+        except self.lib.NVMLError as exc:
+            if _is_not_supported(exc):
+                return None
+            raise describe_error(exc, doing)
+
+    # ---- system -------------------------------------------------------------------------
+
+    def system(self):
+        lib = self.lib
+        cuda = self.optional('reading the CUDA driver version', lib.nvmlSystemGetCudaDriverVersion)
+        return {
+            'driver_version': text(self.call('reading the driver version', lib.nvmlSystemGetDriverVersion)),
+            'cuda_driver_version': cuda_version_string(cuda),
+            'nvml_version': text(self.optional('reading the NVML version', lib.nvmlSystemGetNVMLVersion)),
+        }
+
+    # ---- devices ------------------------------------------------------------------------
+
+    def count(self):
+        return self.call('counting GPUs', self.lib.nvmlDeviceGetCount)
+
+    def handle(self, index):
+        return self.call('opening GPU %d' % index, self.lib.nvmlDeviceGetHandleByIndex, index)
+
+    def uuid(self, index, handle):
+        return text(self.call('reading the UUID of GPU %d' % index, self.lib.nvmlDeviceGetUUID, handle))
+
+    def compute_mode(self, index, handle):
+        value = self.optional('reading the compute mode of GPU %d' % index, self.lib.nvmlDeviceGetComputeMode, handle)
+        return self.compute_mode_name(value)
+
+    def compute_mode_name(self, value):
+        if value is None:
+            return None
+        for name, constant in _COMPUTE_MODE_CONSTANTS.items():
+            if getattr(self.lib, constant) == value:
+                return name
+        return 'unknown(%s)' % value
+
+    def compute_mode_value(self, name):
+        return getattr(self.lib, _COMPUTE_MODE_CONSTANTS[name])
+
+    def persistence_mode(self, index, handle):
+        value = self.optional('reading the persistence mode of GPU %d' % index, self.lib.nvmlDeviceGetPersistenceMode, handle)
+        return None if value is None else value == self.lib.NVML_FEATURE_ENABLED
+
+    def mig_mode(self, index, handle):
+        modes = self.optional('reading the MIG mode of GPU %d' % index, self.lib.nvmlDeviceGetMigMode, handle)
+        if modes is None:
+            return None
+        current, pending = modes
+        return {'current': self._mig_state(current), 'pending': self._mig_state(pending)}
+
+    def _mig_state(self, value):
+        return 'enabled' if value == self.lib.NVML_DEVICE_MIG_ENABLE else 'disabled'
+
+    def gpu(self, index, handle, with_processes=True):
+        """Everything the collection reports about one GPU, as plain data."""
+        lib = self.lib
+        doing = 'reading %%s of GPU %d' % index
+        pci = self.call(doing % 'the PCI info', lib.nvmlDeviceGetPciInfo, handle)
+        capability = self.optional(doing % 'the compute capability', lib.nvmlDeviceGetCudaComputeCapability, handle)
+        memory = self.optional(doing % 'the memory info', lib.nvmlDeviceGetMemoryInfo, handle)
+        utilization = self.optional(doing % 'the utilization', lib.nvmlDeviceGetUtilizationRates, handle)
+        power = self.optional(doing % 'the power draw', lib.nvmlDeviceGetPowerUsage, handle)
+        gpu = {
+            'index': index,
+            'name': text(self.call(doing % 'the name', lib.nvmlDeviceGetName, handle)),
+            'uuid': self.uuid(index, handle),
+            'pci_bus_id': text(pci.busId),
+            'compute_capability': None if capability is None else '%d.%d' % tuple(capability),
+            'memory': None if memory is None else {
+                'total': memory.total, 'used': memory.used, 'free': memory.free},
+            'utilization': None if utilization is None else {
+                'gpu': utilization.gpu, 'memory': utilization.memory},
+            'temperature': self.optional(doing % 'the temperature', lib.nvmlDeviceGetTemperature,
+                                         handle, lib.NVML_TEMPERATURE_GPU),
+            # NVML reports milliwatts; nvidia-smi and operators think in watts.
+            'power_draw': None if power is None else power / 1000.0,
+            'compute_mode': self.compute_mode(index, handle),
+            'persistence_mode': self.persistence_mode(index, handle),
+            'mig_mode': self.mig_mode(index, handle),
+        }
+        if with_processes:
+            gpu['processes'] = self.processes(index, handle)
+        return gpu
+
+    def processes(self, index, handle):
+        """Compute processes on a GPU, typed the way nvidia-smi types them (``C`` / ``M+C``)."""
+        lib = self.lib
+        compute = self.optional('listing compute processes on GPU %d' % index,
+                                lib.nvmlDeviceGetComputeRunningProcesses, handle) or []
+        mps_clients = self.optional('listing MPS client processes on GPU %d' % index,
+                                    lib.nvmlDeviceGetMPSComputeRunningProcesses, handle) or []
+        mps_pids = set(proc.pid for proc in mps_clients)
+        by_pid = {}
+        for proc in list(compute) + list(mps_clients):
+            by_pid.setdefault(proc.pid, proc)
+        result = []
+        for pid in sorted(by_pid):
+            name = self.process_name(pid)
+            result.append({
+                'pid': pid,
+                'name': name,
+                'used_memory': by_pid[pid].usedGpuMemory,
+                'type': 'M+C' if pid in mps_pids else 'C',
+                'mps_server': bool(name) and name.rsplit('/', 1)[-1] == MPS_SERVER_NAME,
+            })
+        return result
+
+    def process_name(self, pid):
+        try:
+            return text(self.lib.nvmlSystemGetProcessName(pid))
+        except self.lib.NVMLError:
+            # The process may have exited since the list was read, or belong to another
+            # container's PID namespace: its name is unknown, which is not an error.
+            return None
+
+
+def cuda_version_string(value):
+    """NVML encodes CUDA 12.2 as 12020."""
+    if value is None:
+        return None
+    return '%d.%d' % (value // 1000, (value % 1000) // 10)
+
+
+@contextmanager
+def nvml_session():
+    """Initialise NVML once, yield an ``Nvml``, and always shut it down again."""
+    if pynvml is None:
+        raise NvmlError('pynvml_missing', 'the Python module pynvml (package %s) is not installed' % PYNVML_PACKAGE)
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        raise describe_error(exc, 'initialising')
+    try:
+        yield Nvml(pynvml)
+    except pynvml.NVMLError as exc:
+        raise describe_error(exc, 'querying the GPUs')
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError:
+            # A failed shutdown must not hide the answer (or the error) already obtained.
+            pass
+
+
+# ---- GPU selection ----------------------------------------------------------------------
+
+def parse_gpu_selectors(values):
+    """Check user-supplied GPU selectors before anything touches NVML.
+
+    Returns a list of ints (indexes) and upper-case-insensitive UUID strings; raises
+    ``ValueError`` naming the first bad value.
+    """
+    selectors = []
+    for value in values or []:
+        if isinstance(value, bool):
+            raise ValueError('GPU selector %r is neither an index nor a GPU UUID' % (value,))
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            selectors.append(int(value))
+            continue
+        if isinstance(value, str) and GPU_UUID_RE.match(value.strip()):
+            selectors.append(value.strip())
+            continue
+        raise ValueError(
+            'GPU selector %r is neither an index (0, 1, ...) nor a GPU UUID '
+            '(GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' % (value,))
+    return selectors
+
+
+def resolve_gpu_selectors(selectors, uuids):
+    """Map parsed selectors to GPU indexes, given ``uuids`` (the UUID of each index).
+
+    Keeps the order of the device (not of the selectors) and drops duplicates;
+    raises ``ValueError`` naming every selector that matches no GPU.
+    """
+    if not selectors:
+        return list(range(len(uuids)))
+    by_uuid = dict((uuid.lower(), index) for index, uuid in enumerate(uuids))
+    wanted, unknown = set(), []
+    for selector in selectors:
+        if isinstance(selector, int):
+            if 0 <= selector < len(uuids):
+                wanted.add(selector)
+            else:
+                unknown.append(str(selector))
+        elif selector.lower() in by_uuid:
+            wanted.add(by_uuid[selector.lower()])
+        else:
+            unknown.append(selector)
+    if unknown:
+        present = 'no GPUs' if not uuids else 'GPUs %s' % ', '.join(
+            '%d (%s)' % (index, uuid) for index, uuid in enumerate(uuids))
+        raise ValueError('no GPU matches %s; this host has %s' % (', '.join(unknown), present))
+    return sorted(wanted)

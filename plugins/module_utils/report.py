@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Human-readable summaries of ``gpu_info`` results, one device or a whole fleet.
+
+Plain Python, no Ansible imports; the filters in ``plugins/filter`` wrap it.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+MIB = 1024 * 1024
+
+# nvidia-smi's spelling of the compute modes.
+_SMI_COMPUTE_MODES = {'default': 'Default', 'exclusive_process': 'E. Process', 'prohibited': 'Prohibited'}
+
+
+def _na(value, fmt):
+    return 'N/A' if value is None else fmt % value
+
+
+def gpu_line(gpu):
+    """One line per GPU, with the columns nvidia-smi shows."""
+    memory = gpu.get('memory')
+    utilization = gpu.get('utilization')
+    processes = gpu.get('processes')
+    mig = gpu.get('mig_mode')
+    parts = [
+        'GPU %d' % gpu['index'],
+        gpu['name'],
+        gpu['pci_bus_id'],
+        'N/A' if memory is None else '%dMiB / %dMiB' % (memory['used'] // MIB, memory['total'] // MIB),
+        'util ' + ('N/A' if utilization is None else '%d%%' % utilization['gpu']),
+        _na(gpu.get('temperature'), '%dC'),
+        _na(gpu.get('power_draw'), '%.1fW'),
+        _SMI_COMPUTE_MODES.get(gpu.get('compute_mode'), str(gpu.get('compute_mode'))),
+    ]
+    if mig is not None and mig['current'] == 'enabled':
+        parts.append('MIG')
+    if processes is not None:
+        mps_clients = sum(1 for proc in processes if proc['type'] == 'M+C')
+        parts.append('%d processes' % len(processes) + (' (%d MPS clients)' % mps_clients if mps_clients else ''))
+    return ' | '.join(parts)
+
+
+def device_lines(info):
+    """The summary of one device's ``gpu_info`` result, as a list of lines."""
+    if not info.get('available'):
+        return ['no usable NVML: %s' % info.get('unavailable_reason')]
+    header = 'driver %s, CUDA %s, %d GPU(s)' % (info['driver_version'], info['cuda_driver_version'], info['gpu_count'])
+    daemon = info.get('mps_daemon') or {}
+    if daemon.get('running'):
+        header += ', MPS control daemon pid %d' % daemon['pid']
+    return [header] + [gpu_line(gpu) for gpu in info['gpus']]
+
+
+def fleet_summary(by_host):
+    """Totals over ``{host: gpu_info result}``: devices, GPUs per model, hosts without NVML."""
+    models = {}
+    unavailable = []
+    gpus = 0
+    for host in sorted(by_host):
+        info = by_host[host]
+        if not info.get('available'):
+            unavailable.append(host)
+            continue
+        for gpu in info['gpus']:
+            gpus += 1
+            models[gpu['name']] = models.get(gpu['name'], 0) + 1
+    return {
+        'devices': len(by_host),
+        'gpus': gpus,
+        'models': models,
+        'without_nvml': unavailable,
+    }

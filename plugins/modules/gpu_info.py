@@ -1,0 +1,345 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: gpu_info
+short_description: Report the NVIDIA GPUs of a device through NVML
+version_added: 0.1.0
+description:
+  - Reads the driver, CUDA driver and NVML versions and, for each NVIDIA GPU, its identity,
+    memory, utilization, temperature, power draw, compute, persistence and MIG modes, and the
+    compute processes running on it, marking MPS clients and servers the way C(nvidia-smi) does.
+  - Everything is read in-process through NVML with a single initialise/shutdown; no
+    C(nvidia-smi) process is started.
+  - Also reports whether an MPS control daemon serves a given pipe directory.
+  - Fields a GPU does not support (for example MIG mode on a Tesla T4) are returned as V(null).
+author:
+  - edge_gpu.sharing contributors
+requirements:
+  - nvidia-ml-py (imported as C(pynvml)) on the managed host
+  - the NVIDIA driver (C(libnvidia-ml.so.1)) on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode runs it unchanged.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+options:
+  gpus:
+    description:
+      - The GPUs to report, as indexes (V(0), V(1)) and/or GPU UUIDs (V(GPU-8c2f...)).
+      - An empty list (the default) reports every GPU.
+      - A selector that matches no GPU, or a value that is neither an index nor a well-formed
+        UUID, fails the task with a message naming it.
+    type: list
+    elements: raw
+    default: []
+  processes:
+    description:
+      - Whether to list the compute processes running on each GPU.
+      - Set to V(false) to skip the per-process queries on busy devices.
+    type: bool
+    default: true
+  mps_pipe_directory:
+    description:
+      - The pipe directory (E(CUDA_MPS_PIPE_DIRECTORY)) whose MPS control daemon is reported
+        under RV(gpu_info.mps_daemon).
+    type: path
+    default: /tmp/nvidia-mps
+  missing:
+    description:
+      - What to do on a host where NVML cannot be used at all (no C(pynvml), no NVIDIA driver
+        library, or the kernel driver is not loaded).
+      - V(fail) fails the task with a message saying which of these it is.
+      - V(empty) returns an empty GPU list with RV(gpu_info.available=false) and the reason, so
+        that a mixed fleet can be inventoried in one run.
+      - Other NVML failures (no permission, a GPU that is lost) always fail.
+    type: str
+    choices: [fail, empty]
+    default: fail
+  facts:
+    description:
+      - Also publish the result as the host fact C(edge_gpu_info).
+    type: bool
+    default: false
+notes:
+  - Process names can be V(null) when the process exited while it was listed or when NVML may
+    not see its name.
+seealso:
+  - name: NVIDIA Management Library (NVML)
+    description: The C library this module reads through nvidia-ml-py.
+    link: https://developer.nvidia.com/management-library-nvml
+'''
+
+EXAMPLES = r'''
+- name: Inventory every GPU of the device
+  edge_gpu.sharing.gpu_info:
+  register: gpu
+
+- name: Show the GPU names
+  ansible.builtin.debug:
+    msg: "{{ gpu.gpu_info.gpus | map(attribute='name') | list }}"
+
+- name: Read GPU 0 only, without the process list
+  edge_gpu.sharing.gpu_info:
+    gpus: [0]
+    processes: false
+
+- name: Inventory a mixed fleet, hosts without a driver included, and keep the result as a fact
+  edge_gpu.sharing.gpu_info:
+    missing: empty
+    facts: true
+
+- name: Select a GPU by UUID and check the MPS daemon of a custom pipe directory
+  edge_gpu.sharing.gpu_info:
+    gpus:
+      - GPU-4d4a8e3c-9a37-4c1e-8a4d-2f6e5b1c0a97
+    mps_pipe_directory: /run/nvidia-mps
+'''
+
+RETURN = r'''
+gpu_info:
+  description: What NVML reports for this device.
+  returned: always
+  type: dict
+  contains:
+    available:
+      description: Whether NVML could be used on this host.
+      type: bool
+      sample: true
+    unavailable_reason:
+      description: Why NVML could not be used (only with O(missing=empty)), else V(null).
+      type: str
+      sample: null
+    driver_version:
+      description: The NVIDIA driver version.
+      type: str
+      sample: 535.261.03
+    cuda_driver_version:
+      description: The highest CUDA version the driver supports.
+      type: str
+      sample: '12.2'
+    nvml_version:
+      description: The NVML library version.
+      type: str
+      sample: 12.535.261.03
+    gpu_count:
+      description: How many GPUs the host has, selected or not.
+      type: int
+      sample: 2
+    gpus:
+      description: The selected GPUs, in index order.
+      type: list
+      elements: dict
+      contains:
+        index:
+          description: NVML index of the GPU (the order of C(nvidia-smi)).
+          type: int
+          sample: 0
+        name:
+          description: Product name.
+          type: str
+          sample: Tesla T4
+        uuid:
+          description: GPU UUID.
+          type: str
+          sample: GPU-4d4a8e3c-9a37-4c1e-8a4d-2f6e5b1c0a97
+        pci_bus_id:
+          description: PCI bus id.
+          type: str
+          sample: 00000000:3B:00.0
+        compute_capability:
+          description: CUDA compute capability, V(null) where not reported.
+          type: str
+          sample: '7.5'
+        memory:
+          description: Frame-buffer memory in bytes (V(null) where not supported).
+          type: dict
+          contains:
+            total:
+              description: Total memory in bytes.
+              type: int
+              sample: 16106127360
+            used:
+              description: Used memory in bytes.
+              type: int
+              sample: 1073741824
+            free:
+              description: Free memory in bytes.
+              type: int
+              sample: 15032385536
+        utilization:
+          description: Utilization over the last sample period in percent (V(null) where not supported).
+          type: dict
+          contains:
+            gpu:
+              description: Percent of time a kernel was running.
+              type: int
+              sample: 12
+            memory:
+              description: Percent of time memory was read or written.
+              type: int
+              sample: 3
+        temperature:
+          description: GPU core temperature in degrees Celsius.
+          type: int
+          sample: 41
+        power_draw:
+          description: Power draw in watts.
+          type: float
+          sample: 27.5
+        compute_mode:
+          description: V(default), V(exclusive_process) or V(prohibited).
+          type: str
+          sample: default
+        persistence_mode:
+          description: Whether persistence mode is on.
+          type: bool
+          sample: true
+        mig_mode:
+          description: MIG mode, V(null) on GPUs without MIG.
+          type: dict
+          contains:
+            current:
+              description: V(enabled) or V(disabled).
+              type: str
+              sample: enabled
+            pending:
+              description: The mode after the next GPU reset.
+              type: str
+              sample: enabled
+        processes:
+          description: Compute processes on the GPU (absent with O(processes=false)).
+          type: list
+          elements: dict
+          contains:
+            pid:
+              description: Process id.
+              type: int
+              sample: 4242
+            name:
+              description: Process name or path, V(null) when unknown.
+              type: str
+              sample: /usr/bin/python3
+            used_memory:
+              description: GPU memory the process uses in bytes, V(null) when unavailable.
+              type: int
+              sample: 268435456
+            type:
+              description: V(C) for a compute process, V(M+C) for an MPS client, as in C(nvidia-smi).
+              type: str
+              sample: M+C
+            mps_server:
+              description: Whether the process is the MPS server (C(nvidia-cuda-mps-server)).
+              type: bool
+              sample: false
+    mps_daemon:
+      description: The MPS control daemon for O(mps_pipe_directory).
+      type: dict
+      contains:
+        pipe_directory:
+          description: The pipe directory that was checked.
+          type: str
+          sample: /tmp/nvidia-mps
+        running:
+          description: Whether a control daemon serves it (V(null) when it could not be told).
+          type: bool
+          sample: false
+        pid:
+          description: The control daemon's pid.
+          type: int
+          sample: null
+        error:
+          description: Why C(running) could not be told, else V(null).
+          type: str
+          sample: null
+ansible_facts:
+  description: Set only with O(facts=true).
+  returned: when O(facts=true)
+  type: dict
+  contains:
+    edge_gpu_info:
+      description: The same data as RV(gpu_info).
+      type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import nvml
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.mps import daemon_status
+
+
+def unavailable(reason, mps_daemon):
+    return {
+        'available': False,
+        'unavailable_reason': reason,
+        'driver_version': None,
+        'cuda_driver_version': None,
+        'nvml_version': None,
+        'gpu_count': 0,
+        'gpus': [],
+        'mps_daemon': mps_daemon,
+    }
+
+
+def read_gpus(session, selectors, with_processes):
+    count = session.count()
+    handles = [session.handle(index) for index in range(count)]
+    uuids = [session.uuid(index, handle) for index, handle in enumerate(handles)]
+    indexes = nvml.resolve_gpu_selectors(selectors, uuids)
+    return count, [session.gpu(index, handles[index], with_processes) for index in indexes]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gpus=dict(type='list', elements='raw', default=[]),
+            processes=dict(type='bool', default=True),
+            mps_pipe_directory=dict(type='path', default='/tmp/nvidia-mps'),
+            missing=dict(type='str', choices=['fail', 'empty'], default='fail'),
+            facts=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    try:
+        selectors = nvml.parse_gpu_selectors(params['gpus'])
+    except ValueError as exc:
+        module.fail_json(msg='gpus: %s' % exc)
+
+    mps_daemon = daemon_status(params['mps_pipe_directory'])
+
+    if nvml.pynvml is None and params['missing'] == 'fail':
+        module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR)
+
+    try:
+        with nvml.nvml_session() as session:
+            info = session.system()
+            info['gpu_count'], info['gpus'] = read_gpus(session, selectors, params['processes'])
+    except nvml.NvmlError as exc:
+        if exc.unavailable and params['missing'] == 'empty':
+            info = unavailable(str(exc), mps_daemon)
+        else:
+            module.fail_json(msg=str(exc), nvml_error=exc.kind)
+    except ValueError as exc:
+        module.fail_json(msg='gpus: %s' % exc)
+    else:
+        info.update(available=True, unavailable_reason=None, mps_daemon=mps_daemon)
+
+    result = dict(changed=False, gpu_info=info)
+    if params['facts']:
+        result['ansible_facts'] = {'edge_gpu_info': info}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
