@@ -9,7 +9,9 @@ COLLECTIONS := $(BUILD)/collections
 SIM_ROOT    := $(BUILD)/sim
 NVIDIA_ROOT := $(BUILD)/nvidia
 SRC_TREE    := $(BUILD)/src/ansible_collections/edge_gpu/sharing
-TEST_TREE   := $(BUILD)/ansible-test/ansible_collections/edge_gpu/sharing
+# Outside the checkout: inside it, ansible-test would ask git and find build/ ignored.
+TEST_ROOT   ?= /tmp/edge_gpu_sharing-ansible-test
+TEST_TREE   := $(TEST_ROOT)/ansible_collections/edge_gpu/sharing
 VERSION     := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL     := $(BUILD)/edge_gpu-sharing-$(VERSION).tar.gz
 
@@ -22,7 +24,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo test venv install fleet nvidia-userland sanity units lint integration gpu-tests changelog clean
+.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration gpu-tests changelog clean
 
 demo: install fleet
 	$(BIN)/ansible-playbook -f 10 -i tests/sim/inventory.yml edge_gpu.sharing.gpu_inventory
@@ -51,8 +53,15 @@ nvidia-userland:
 	tests/sim/fetch_nvidia_userland.sh $(NVIDIA_ROOT)
 
 # ansible-test wants the collection at .../ansible_collections/<namespace>/<name>: copy the files git knows.
-sanity: venv
-	rm -rf $(BUILD)/ansible-test && mkdir -p $(TEST_TREE)
+# ansible-test's shellcheck sanity test needs the program; install it where we may.
+tools:
+	@command -v shellcheck >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends shellcheck >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends shellcheck >/dev/null)); } || \
+	  echo "warning: shellcheck is not installed; ansible-test skips its shell checks"
+
+sanity: venv tools
+	rm -rf $(TEST_ROOT) && mkdir -p $(TEST_TREE)
 	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(TEST_TREE)
 	$(BIN)/python tests/ci/install_get_pip.py
 	cd $(TEST_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no

@@ -21,7 +21,7 @@ description:
   - Also reports whether an MPS control daemon serves a given pipe directory.
   - Fields a GPU does not support (for example MIG mode on a Tesla T4) are returned as V(null).
 author:
-  - edge_gpu.sharing contributors
+  - Edge GPU maintainers (@edge-gpu)
 requirements:
   - nvidia-ml-py (imported as C(pynvml)) on the managed host
   - the NVIDIA driver (C(libnvidia-ml.so.1)) on the managed host

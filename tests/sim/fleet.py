@@ -57,6 +57,12 @@ def device_file(name):
     return os.path.join(DEVICES, name + '.json')
 
 
+def load_device(name):
+    """The parsed device file NAME."""
+    with open(device_file(name)) as handle:
+        return json.load(handle)
+
+
 def create_host(root, host, device, extra_env=None):
     """Create (or reset) one simulated host; returns its directory."""
     directory = os.path.join(root, host)
@@ -79,7 +85,7 @@ def create(root, inventory=INVENTORY):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--root', required=True, help='where the hosts live (EDGE_GPU_SIM_ROOT)')
     parser.add_argument('--inventory', default=INVENTORY)
     args = parser.parse_args()

@@ -32,7 +32,6 @@ __metaclass__ = type
 import json
 import os
 import string
-import sys
 import tempfile
 
 NVML_SUCCESS = 0
@@ -92,9 +91,8 @@ class NVMLError(Exception):
     _valClassMapping = {}
 
     def __new__(cls, value):
-        if cls is NVMLError:
-            cls = NVMLError._valClassMapping.get(value, cls)
-        obj = Exception.__new__(cls)
+        klass = NVMLError._valClassMapping.get(value, cls) if cls is NVMLError else cls
+        obj = Exception.__new__(klass)
         obj.value = value
         return obj
 
@@ -116,13 +114,13 @@ def _fixed_value_new(value):
 
 def _make_error_classes():
     # The real module derives one subclass per NVML_ERROR_* constant, named the same way.
-    module = sys.modules[__name__]
-    for name in [n for n in dir(module) if n.startswith('NVML_ERROR_')]:
+    namespace = globals()
+    for name in [n for n in list(namespace) if n.startswith('NVML_ERROR_')]:
         class_name = 'NVMLError_' + string.capwords(name.replace('NVML_ERROR_', ''), '_').replace('_', '')
-        value = getattr(module, name)
+        value = namespace[name]
         cls = type(class_name, (NVMLError,), {'__new__': _fixed_value_new(value)})
         cls.__module__ = __name__
-        setattr(module, class_name, cls)
+        namespace[class_name] = cls
         NVMLError._valClassMapping[value] = cls
 
 
@@ -192,7 +190,7 @@ def _string(value):
 
 
 def _raise_named(name):
-    raise NVMLError(getattr(sys.modules[__name__], name))
+    raise NVMLError(globals()[name])
 
 
 def _gpu(handle, function):

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import report
+
+GIB = 1024 ** 3
+
+
+def gpu(**changes):
+    base = {
+        'index': 1, 'name': 'Tesla T4', 'pci_bus_id': '00000000:AF:00.0',
+        'memory': {'total': 15 * GIB, 'used': 2 * GIB, 'free': 13 * GIB},
+        'utilization': {'gpu': 44, 'memory': 12}, 'temperature': 55, 'power_draw': 45.21,
+        'compute_mode': 'exclusive_process', 'mig_mode': None,
+        'processes': [{'type': 'C'}, {'type': 'M+C'}, {'type': 'M+C'}],
+    }
+    base.update(changes)
+    return base
+
+
+def test_gpu_line_has_the_nvidia_smi_columns():
+    assert report.gpu_line(gpu()) == (
+        'GPU 1 | Tesla T4 | 00000000:AF:00.0 | 2048MiB / 15360MiB | util 44% | 55C | 45.2W | E. Process'
+        ' | 3 processes (2 MPS clients)')
+
+
+def test_gpu_line_with_unsupported_fields_and_mig():
+    line = report.gpu_line(gpu(memory=None, utilization=None, temperature=None, power_draw=None,
+                               compute_mode='default', mig_mode={'current': 'enabled', 'pending': 'enabled'},
+                               processes=[]))
+    assert line == 'GPU 1 | Tesla T4 | 00000000:AF:00.0 | N/A | util N/A | N/A | N/A | Default | MIG | 0 processes'
+
+
+def test_gpu_line_without_process_list():
+    assert not report.gpu_line(gpu(processes=None)).endswith('processes')
+
+
+def test_device_lines():
+    info = {'available': True, 'driver_version': '535.261.03', 'cuda_driver_version': '12.2', 'gpu_count': 2,
+            'gpus': [gpu()], 'mps_daemon': {'running': True, 'pid': 4242}}
+    lines = report.device_lines(info)
+    assert lines[0] == 'driver 535.261.03, CUDA 12.2, 2 GPU(s), MPS control daemon pid 4242'
+    assert lines[1].startswith('GPU 1 | Tesla T4')
+
+
+def test_device_lines_without_nvml():
+    assert report.device_lines({'available': False, 'unavailable_reason': 'no driver'}) == ['no usable NVML: no driver']
+
+
+def test_fleet_summary():
+    by_host = {
+        'a': {'available': True, 'gpus': [gpu(), gpu(name='NVIDIA A100-SXM4-40GB')]},
+        'b': {'available': True, 'gpus': [gpu()]},
+        'c': {'available': False, 'gpus': []},
+    }
+    assert report.fleet_summary(by_host) == {
+        'devices': 3, 'gpus': 3, 'models': {'Tesla T4': 2, 'NVIDIA A100-SXM4-40GB': 1}, 'without_nvml': ['c']}
