@@ -45,8 +45,8 @@ install: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
 	$(BIN)/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
 
-fleet: venv
-	$(BIN)/python tests/sim/fleet.py --root $(SIM_ROOT)
+fleet: venv nvidia-userland
+	$(BIN)/python tests/sim/fleet.py --root $(SIM_ROOT) --nvidia-root $(NVIDIA_ROOT)
 
 # NVIDIA's real NVML library and MPS control daemon (Debian non-free), unpacked under build/.
 nvidia-userland:

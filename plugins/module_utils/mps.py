@@ -14,7 +14,9 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import re
 import struct
+import time
 
 DEFAULT_PIPE_DIRECTORY = '/tmp/nvidia-mps'
 CONTROL_BINARY = 'nvidia-cuda-mps-control'
@@ -59,3 +61,204 @@ def daemon_status(pipe_directory):
         return {'pipe_directory': pipe_directory, 'running': None, 'pid': None,
                 'error': 'cannot read %s: %s' % (os.path.join(pipe_directory, CONTROL_LOCK), exc.strerror)}
     return {'pipe_directory': pipe_directory, 'running': pid is not None, 'pid': pid, 'error': None}
+
+
+# ---- talking to the control daemon --------------------------------------------------------
+
+DEFAULT_LOG_DIRECTORY = '/var/log/nvidia-mps'
+# The daemon binds "<pipe directory>/control_privileged" as a UNIX socket; longer paths
+# than sun_path holds make it exit 1 without a word, so they are refused up front.
+_SOCKET_PATH_MAX = 107
+_LONGEST_SOCKET = 'control_privileged'
+
+_UNITS = (('G', 1024 ** 3), ('M', 1024 ** 2), ('K', 1024))
+_MEM_LIMIT_RE = re.compile(r'^([0-9]+)([KMG])$')
+_PERCENT_RE = re.compile(r'^[0-9]+(\.[0-9]+)?$')
+
+
+class MpsError(Exception):
+    """The MPS control daemon did not do what was asked; the message says what it said."""
+
+
+def parse_percentage(value, name='default_active_thread_percentage'):
+    """A percentage of SMs, 1 to 100, as a float; ``ValueError`` naming the value otherwise."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
+            isinstance(value, str) and _PERCENT_RE.match(value.strip()))):
+        raise ValueError('%s must be a number from 1 to 100, got %r' % (name, value))
+    number = float(value)
+    if not 1 <= number <= 100:
+        raise ValueError('%s must be a number from 1 to 100, got %r' % (name, value))
+    return number
+
+
+def parse_mem_limit(value, name='default_pinned_device_mem_limit'):
+    """A memory limit such as ``2G``, ``512M`` or ``1024K``, in bytes."""
+    match = _MEM_LIMIT_RE.match(str(value).strip().upper()) if isinstance(value, str) else None
+    if not match or int(match.group(1)) == 0:
+        raise ValueError('%s: %r is not a memory size such as 512M or 2G (a whole number and K, M or G)' % (name, value))
+    return int(match.group(1)) * dict(_UNITS)[match.group(2)]
+
+
+def mem_limit_text(size):
+    """The daemon's spelling of a limit: the largest unit it reaches, rounded down."""
+    for unit, factor in _UNITS:
+        if size >= factor:
+            return '%d%s' % (size // factor, unit)
+    return str(size)
+
+
+def check_pipe_directory_length(pipe_directory):
+    if len(os.path.join(pipe_directory, _LONGEST_SOCKET)) > _SOCKET_PATH_MAX:
+        raise ValueError('pipe_directory %r is too long: the control socket path must fit in %d bytes'
+                         % (pipe_directory, _SOCKET_PATH_MAX))
+
+
+def daemon_environment(pid):
+    """The environment of a running daemon (``{}`` if it cannot be read)."""
+    try:
+        with open('/proc/%d/environ' % pid, 'rb') as handle:
+            raw = handle.read()
+    except (IOError, OSError):
+        return {}
+    env = {}
+    for item in raw.split(b'\0'):
+        if b'=' in item:
+            key, value = item.split(b'=', 1)
+            env[key.decode('utf-8', 'replace')] = value.decode('utf-8', 'replace')
+    return env
+
+
+class MpsControl(object):
+    """One MPS control daemon, addressed by its pipe directory.
+
+    ``run_command`` is ``AnsibleModule.run_command`` (argument lists, stdin as ``data``);
+    ``sleep`` and ``clock`` are injectable so that waiting can be tested.
+    """
+
+    def __init__(self, run_command, binary, pipe_directory, log_directory, sleep=time.sleep, clock=time.time):
+        self.run_command = run_command
+        self.binary = binary
+        self.pipe_directory = pipe_directory
+        self.log_directory = log_directory
+        self.sleep = sleep
+        self.clock = clock
+
+    @property
+    def environ(self):
+        return {'CUDA_MPS_PIPE_DIRECTORY': self.pipe_directory, 'CUDA_MPS_LOG_DIRECTORY': self.log_directory}
+
+    def pid(self):
+        return daemon_pid(self.pipe_directory)
+
+    def log_tail(self, lines=10):
+        path = os.path.join(self.log_directory, 'control.log')
+        try:
+            with open(path) as handle:
+                tail = handle.read().splitlines()[-lines:]
+        except (IOError, OSError):
+            return '(no control log at %s)' % path
+        return '\n'.join(tail) if tail else '(control log %s is empty)' % path
+
+    # Every reply is parsed: the client exits 0 for unknown commands and refused values.
+    def query(self, command):
+        rc, out, err = self.run_command([self.binary], data=command, environ_update=self.environ,
+                                        check_rc=False, binary_data=False)
+        reply = (out or '').strip()
+        if rc != 0:
+            raise MpsError('%s %r failed (rc=%d): %s' % (self.binary, command, rc, (reply + ' ' + (err or '')).strip()))
+        if reply.startswith('Unknown command'):
+            raise MpsError('the MPS control daemon does not know %r: %s' % (command, reply))
+        return reply
+
+    def server_pids(self):
+        return [int(word) for word in self.query('get_server_list').split()]
+
+    def client_pids(self):
+        clients = []
+        for server in self.server_pids():
+            reply = self.query('get_client_list %d' % server)
+            if reply.endswith('not found'):
+                continue
+            clients.extend(int(word) for word in reply.split())
+        return clients
+
+    def active_thread_percentage(self):
+        return self._float('get_default_active_thread_percentage')
+
+    def set_active_thread_percentage(self, value):
+        command = 'set_default_active_thread_percentage %s' % _number_text(value)
+        reply = self.query(command)
+        if _float_or_none(reply) != float(value):
+            raise MpsError('the MPS control daemon refused %r (it answered %r); its log says:\n%s'
+                           % (command, reply, self.log_tail(3)))
+
+    def pinned_mem_limit(self, device):
+        return self.query('get_default_device_pinned_mem_limit %d' % device) or None
+
+    def set_pinned_mem_limit(self, device, size):
+        text = mem_limit_text(size)
+        command = 'set_default_device_pinned_mem_limit %d %s' % (device, text)
+        reply = self.query(command)
+        if reply or self.pinned_mem_limit(device) != text:
+            raise MpsError('the MPS control daemon refused %r: %s' % (command, reply or self.log_tail(3)))
+
+    def client_priority(self):
+        value = self._float('get_default_client_priority')
+        return None if value is None else int(value)
+
+    def set_client_priority(self, value):
+        command = 'set_default_client_priority %d' % value
+        reply = self.query(command)
+        if reply or self.client_priority() != value:
+            raise MpsError('the MPS control daemon refused %r: %s' % (command, reply or self.log_tail(3)))
+
+    def _float(self, command):
+        reply = self.query(command)
+        value = _float_or_none(reply)
+        if value is None and reply:
+            raise MpsError('unexpected answer to %r: %r' % (command, reply))
+        return value
+
+    def start(self, visible_devices=None, timeout=10):
+        """Start the daemon and wait until it answers; ``MpsError`` with its log otherwise."""
+        environ = dict(self.environ)
+        if visible_devices:
+            environ['CUDA_VISIBLE_DEVICES'] = ','.join(visible_devices)
+        rc, out, err = self.run_command([self.binary, '-d'], environ_update=environ, check_rc=False)
+        if rc != 0:
+            raise MpsError('%s -d failed to start the MPS control daemon (rc=%d): %s\ncontrol log:\n%s'
+                           % (self.binary, rc, ((out or '') + (err or '')).strip() or '(no output)', self.log_tail()))
+        deadline = self.clock() + timeout
+        while True:
+            if self.pid() is not None:
+                try:
+                    self.server_pids()
+                    return self.pid()
+                except MpsError:
+                    pass
+            if self.clock() >= deadline:
+                raise MpsError('the MPS control daemon did not answer within %ss of starting; control log:\n%s'
+                               % (timeout, self.log_tail()))
+            self.sleep(0.1)
+
+    def stop(self, timeout=10):
+        """Send ``quit`` and wait (bounded) until the daemon and its servers are gone."""
+        self.query('quit')
+        deadline = self.clock() + timeout
+        while self.pid() is not None:
+            if self.clock() >= deadline:
+                raise MpsError('the MPS control daemon did not exit within %ss of quit; control log:\n%s'
+                               % (timeout, self.log_tail()))
+            self.sleep(0.1)
+
+
+def _float_or_none(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number_text(value):
+    value = float(value)
+    return '%d' % value if value == int(value) else repr(value)

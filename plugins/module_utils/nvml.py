@@ -192,6 +192,15 @@ class Nvml(object):
     def _mig_state(self, value):
         return 'enabled' if value == self.lib.NVML_DEVICE_MIG_ENABLE else 'disabled'
 
+    def set_compute_mode(self, index, handle, name):
+        self.call('setting the compute mode of GPU %d to %s' % (index, name),
+                  self.lib.nvmlDeviceSetComputeMode, handle, self.compute_mode_value(name))
+
+    def set_persistence_mode(self, index, handle, enabled):
+        value = self.lib.NVML_FEATURE_ENABLED if enabled else self.lib.NVML_FEATURE_DISABLED
+        self.call('turning persistence mode of GPU %d %s' % (index, 'on' if enabled else 'off'),
+                  self.lib.nvmlDeviceSetPersistenceMode, handle, value)
+
     def gpu(self, index, handle, with_processes=True):
         """Everything the collection reports about one GPU, as plain data."""
         lib = self.lib

@@ -63,24 +63,30 @@ def load_device(name):
         return json.load(handle)
 
 
-def create_host(root, host, device, extra_env=None):
-    """Create (or reset) one simulated host; returns its directory."""
+def create_host(root, host, device, extra_env=None, nvidia_root=None):
+    """Create (or reset) one simulated host; returns its directory.
+
+    With ``nvidia_root`` (see fetch_nvidia_userland.sh), NVIDIA's real programs, the MPS
+    control daemon among them, are first on the host's PATH.
+    """
     directory = os.path.join(root, host)
     if os.path.isdir(directory):
         shutil.rmtree(directory)
     os.makedirs(directory)
     shutil.copyfile(device_file(device), os.path.join(directory, 'nvml.json'))
     env = {'EDGE_GPU_SIM_NVML': os.path.join(directory, 'nvml.json'), 'PYTHONPATH': HERE}
+    if nvidia_root:
+        env['PATH'] = os.pathsep.join([os.path.join(os.path.abspath(nvidia_root), 'bin'), os.environ.get('PATH', os.defpath)])
     env.update(extra_env or {})
     write_interpreter(os.path.join(directory, 'python'), env)
     return directory
 
 
-def create(root, inventory=INVENTORY):
+def create(root, inventory=INVENTORY, nvidia_root=None):
     root = os.path.abspath(root)
     hosts = hosts_of(inventory)
     for host, device in sorted(hosts.items()):
-        create_host(root, host, device)
+        create_host(root, host, device, nvidia_root=nvidia_root)
     return hosts
 
 
@@ -88,8 +94,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--root', required=True, help='where the hosts live (EDGE_GPU_SIM_ROOT)')
     parser.add_argument('--inventory', default=INVENTORY)
+    parser.add_argument('--nvidia-root', help='NVIDIA userland unpacked by fetch_nvidia_userland.sh, put on PATH')
     args = parser.parse_args()
-    hosts = create(args.root, args.inventory)
+    hosts = create(args.root, args.inventory, args.nvidia_root)
     print('simulated fleet: %d hosts under %s' % (len(hosts), os.path.abspath(args.root)))
 
 
