@@ -71,6 +71,9 @@ DEFAULT_LOG_DIRECTORY = '/var/log/nvidia-mps'
 _SOCKET_PATH_MAX = 107
 _LONGEST_SOCKET = 'control_privileged'
 
+# coreutils' timeout exits 124 when it had to stop the command.
+_TIMED_OUT = 124
+
 _UNITS = (('G', 1024 ** 3), ('M', 1024 ** 2), ('K', 1024))
 _MEM_LIMIT_RE = re.compile(r'^([0-9]+)([KMG])$')
 _PERCENT_RE = re.compile(r'^[0-9]+(\.[0-9]+)?$')
@@ -135,13 +138,29 @@ class MpsControl(object):
     ``sleep`` and ``clock`` are injectable so that waiting can be tested.
     """
 
-    def __init__(self, run_command, binary, pipe_directory, log_directory, sleep=time.sleep, clock=time.time):
+    def __init__(self, run_command, binary, pipe_directory, log_directory, timeout=10, timeout_binary=None,
+                 sleep=time.sleep, clock=time.time):
         self.run_command = run_command
         self.binary = binary
         self.pipe_directory = pipe_directory
         self.log_directory = log_directory
+        self.timeout = timeout
+        self.timeout_binary = timeout_binary
         self.sleep = sleep
         self.clock = clock
+
+    def _command(self, *args):
+        # A daemon that accepts the connection but never answers would block the client
+        # (and the task) for ever; coreutils' timeout bounds every call.
+        command = [self.binary] + list(args)
+        if self.timeout_binary:
+            command = [self.timeout_binary, str(self.timeout)] + command
+        return command
+
+    def _check_hung(self, rc, what):
+        if self.timeout_binary and rc == _TIMED_OUT:
+            raise MpsError('the MPS control daemon did not answer %s within %ss; control log:\n%s'
+                           % (what, self.timeout, self.log_tail()))
 
     @property
     def environ(self):
@@ -161,8 +180,9 @@ class MpsControl(object):
 
     # Every reply is parsed: the client exits 0 for unknown commands and refused values.
     def query(self, command):
-        rc, out, err = self.run_command([self.binary], data=command, environ_update=self.environ,
+        rc, out, err = self.run_command(self._command(), data=command, environ_update=self.environ,
                                         check_rc=False, binary_data=False)
+        self._check_hung(rc, repr(command))
         reply = (out or '').strip()
         if rc != 0:
             raise MpsError('%s %r failed (rc=%d): %s' % (self.binary, command, rc, (reply + ' ' + (err or '')).strip()))
@@ -219,16 +239,17 @@ class MpsControl(object):
             raise MpsError('unexpected answer to %r: %r' % (command, reply))
         return value
 
-    def start(self, visible_devices=None, timeout=10):
+    def start(self, visible_devices=None):
         """Start the daemon and wait until it answers; ``MpsError`` with its log otherwise."""
         environ = dict(self.environ)
         if visible_devices:
             environ['CUDA_VISIBLE_DEVICES'] = ','.join(visible_devices)
-        rc, out, err = self.run_command([self.binary, '-d'], environ_update=environ, check_rc=False)
+        rc, out, err = self.run_command(self._command('-d'), environ_update=environ, check_rc=False)
+        self._check_hung(rc, 'while starting')
         if rc != 0:
             raise MpsError('%s -d failed to start the MPS control daemon (rc=%d): %s\ncontrol log:\n%s'
                            % (self.binary, rc, ((out or '') + (err or '')).strip() or '(no output)', self.log_tail()))
-        deadline = self.clock() + timeout
+        deadline = self.clock() + self.timeout
         while True:
             if self.pid() is not None:
                 try:
@@ -238,17 +259,17 @@ class MpsControl(object):
                     pass
             if self.clock() >= deadline:
                 raise MpsError('the MPS control daemon did not answer within %ss of starting; control log:\n%s'
-                               % (timeout, self.log_tail()))
+                               % (self.timeout, self.log_tail()))
             self.sleep(0.1)
 
-    def stop(self, timeout=10):
+    def stop(self):
         """Send ``quit`` and wait (bounded) until the daemon and its servers are gone."""
         self.query('quit')
-        deadline = self.clock() + timeout
+        deadline = self.clock() + self.timeout
         while self.pid() is not None:
             if self.clock() >= deadline:
                 raise MpsError('the MPS control daemon did not exit within %ss of quit; control log:\n%s'
-                               % (timeout, self.log_tail()))
+                               % (self.timeout, self.log_tail()))
             self.sleep(0.1)
 
 

@@ -100,7 +100,9 @@ options:
     default: nvidia-cuda-mps-control
   timeout:
     description:
-      - Seconds to wait for the daemon to answer after starting, or to exit after C(quit).
+      - Seconds to wait for the daemon to answer a command, to serve after starting, or to exit
+        after C(quit). Every call to the control program is bounded by it (with coreutils'
+        C(timeout)), so a hung daemon fails the task instead of blocking it.
     type: int
     default: 10
 notes:
@@ -339,7 +341,8 @@ def run(module):
             return False, stopped, stopped
         raise Failure('%s not found: install the NVIDIA driver utilities that provide it (Debian/Ubuntu: '
                       'nvidia-cuda-mps or nvidia-utils-<version>) or set control_binary' % params['control_binary'])
-    control = mps.MpsControl(module.run_command, binary, pipe, logs)
+    control = mps.MpsControl(module.run_command, binary, pipe, logs, timeout=params['timeout'],
+                             timeout_binary=module.get_bin_path('timeout'))
 
     visible = resolve_gpus(selectors) if selectors and params['state'] == 'started' else None
     limits = wanted.get('default_pinned_device_mem_limit', {})
@@ -373,7 +376,7 @@ def stop(module, control, current):
         return False, current, current
     refuse_if_clients(control, module.params, 'stop')
     if not module.check_mode:
-        control.stop(module.params['timeout'])
+        control.stop()
     return True, dict(current, running=False, pid=None, server_list=[]), current
 
 
@@ -401,12 +404,18 @@ def start(module, control, current, wanted, visible, devices):
         return need_start or bool(todo), predicted, current
 
     if restart:
-        control.stop(params['timeout'])
+        control.stop()
     if need_start:
         for path in (params['pipe_directory'], params['log_directory']):
             if not os.path.isdir(path):
                 os.makedirs(path, 0o755)
-        control.start(visible, params['timeout'])
+        try:
+            control.start(visible)
+        except mps.MpsError as exc:
+            if restart:
+                restore_previous_daemon(control, current)
+                raise Failure('%s; the daemon that ran before was started again as it was' % exc)
+            raise
     applied = []
     try:
         for name in sorted(todo):
@@ -414,7 +423,7 @@ def start(module, control, current, wanted, visible, devices):
             applied.append(name)
     except mps.MpsError as exc:
         if need_start:
-            control.stop(params['timeout'])
+            control.stop()
             raise Failure('%s; the daemon this task started was stopped again' % exc)
         for name in reversed(applied):
             old = base[name]
@@ -425,6 +434,18 @@ def start(module, control, current, wanted, visible, devices):
     final = snapshot(True, control.pid(), control.server_pids(), visible_text if need_start else current['visible_devices'],
                      params['log_directory'], read_defaults(control, devices))
     return True, final, current
+
+
+def restore_previous_daemon(control, previous):
+    old = mps.MpsControl(control.run_command, control.binary, control.pipe_directory, previous['log_directory'],
+                         timeout=control.timeout, timeout_binary=control.timeout_binary)
+    visible = previous['visible_devices'].split(',') if previous['visible_devices'] else None
+    old.start(visible)
+    for name in ('default_active_thread_percentage', 'default_client_priority', 'default_pinned_device_mem_limit'):
+        value = previous[name]
+        if name == 'default_pinned_device_mem_limit':
+            value = dict((device, text) for device, text in value.items() if text)
+        set_default(old, name, value)
 
 
 def main():
