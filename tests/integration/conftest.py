@@ -10,8 +10,11 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 
 import pytest
 import yaml
@@ -19,8 +22,10 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, 'sim'))
+sys.path.insert(0, HERE)
 
 import fleet  # noqa: E402  pylint: disable=wrong-import-position
+from harness import MPS_CONTROL, NVIDIA_ROOT, mps_daemons_under  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
@@ -51,14 +56,26 @@ class Run(object):
 
 
 @pytest.fixture
-def sim_root(tmp_path):
-    return str(tmp_path / 'sim')
+def sim_root():
+    """A short path: MPS pipe directories below it must fit a UNIX socket path (107 bytes)."""
+    root = tempfile.mkdtemp(prefix='egs-')
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def fleet_hosts(sim_root):
-    """The whole simulated fleet, freshly laid out: ``{host: device name}``."""
-    return fleet.create(sim_root)
+    """The whole simulated fleet, freshly laid out: ``{host: device name}``.
+
+    Every MPS daemon a test starts under it is killed afterwards.
+    """
+    hosts = fleet.create(sim_root, nvidia_root=NVIDIA_ROOT if os.path.exists(MPS_CONTROL) else None)
+    yield hosts
+    for pid in mps_daemons_under(sim_root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 @pytest.fixture

@@ -14,13 +14,9 @@ import pytest
 
 import fleet  # pylint: disable=import-error
 
-NVIDIA_ROOT = os.environ.get('EDGE_GPU_NVIDIA_ROOT')
-LIBRARY = os.path.join(NVIDIA_ROOT or '', 'lib', 'libnvidia-ml.so.1')
+from harness import NVML_LIBRARY as LIBRARY, require_nvidia_userland  # pylint: disable=import-error
 
-if not os.path.exists(LIBRARY):
-    if os.environ.get('EDGE_GPU_REQUIRE_NVIDIA_USERLAND'):
-        raise RuntimeError('EDGE_GPU_NVIDIA_ROOT must hold NVIDIA userland (make nvidia-userland)')
-    pytest.skip('NVIDIA userland not unpacked (make nvidia-userland)', allow_module_level=True)
+require_nvidia_userland(module_level=True)
 
 
 @pytest.fixture

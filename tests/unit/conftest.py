@@ -107,3 +107,95 @@ def device_data():
 def fake_pynvml():
     """A fresh copy of the fake pynvml module, not wired to anything."""
     return load_fake_pynvml()
+
+
+class FakeMpsDaemon(object):
+    """Answers like NVIDIA's nvidia-cuda-mps-control (replies seen from the real 535 binary),
+    for unit tests that must reach paths the real daemon cannot: clients, refusals, hangs."""
+
+    BINARY = '/usr/bin/nvidia-cuda-mps-control'
+
+    def __init__(self):
+        self.running = False
+        self.pid = None
+        self.env = {}
+        self.percentage = 100.0
+        self.limits = {}
+        self.priority = 0
+        self.servers = []
+        self.clients = {}
+        self.start_rc = 0
+        self.start_output = ''
+        self.hang_on = set()
+        self.refuse = set()
+        self.calls = []
+
+    def run_command(self, args, data=None, environ_update=None, **kwargs):
+        args = list(args)
+        if args[0].endswith('timeout'):
+            args = args[2:]
+        assert args[0] == self.BINARY, args
+        command = (data or '').strip() if len(args) == 1 else ' '.join(args[1:])
+        self.calls.append(command)
+        if command.split(' ')[0] in self.hang_on:
+            return 124, '', ''
+        if command == '-d':
+            if self.start_rc:
+                return self.start_rc, self.start_output, ''
+            if self.running:
+                return 1, 'An instance of this daemon is already running\n', ''
+            self.running, self.pid, self.env = True, 4242, dict(environ_update)
+            self.percentage, self.limits, self.priority = 100.0, {}, 0
+            return 0, '', ''
+        if not self.running:
+            return 1, 'Cannot find MPS control daemon process\n', ''
+        return 0, self.answer(command), ''
+
+    def answer(self, command):
+        words = command.split()
+        name, values = words[0], words[1:]
+        if name in self.refuse:
+            return {'set_default_active_thread_percentage': '%.1f' % self.percentage}.get(name, 'refused')
+        if name == 'get_server_list':
+            return '\n'.join(str(pid) for pid in self.servers)
+        if name == 'get_client_list':
+            server = int(values[0])
+            if server not in self.servers:
+                return 'Server %d not found' % server
+            return '\n'.join(str(pid) for pid in self.clients.get(server, []))
+        if name == 'get_default_active_thread_percentage':
+            return '%.1f' % self.percentage
+        if name == 'set_default_active_thread_percentage':
+            self.percentage = float(values[0])
+            return '%.1f' % self.percentage
+        if name == 'get_default_device_pinned_mem_limit':
+            return self.limits.get(int(values[0]), '')
+        if name == 'set_default_device_pinned_mem_limit':
+            self.limits[int(values[0])] = values[1]
+            return ''
+        if name == 'get_default_client_priority':
+            return str(self.priority)
+        if name == 'set_default_client_priority':
+            self.priority = int(values[0])
+            return ''
+        if name == 'quit':
+            self.running, self.pid, self.servers, self.clients = False, None, [], {}
+            return ''
+        return 'Unknown command "%s"' % command
+
+
+@pytest.fixture
+def mps_daemon(monkeypatch):
+    """A FakeMpsDaemon wired into module_utils.mps and AnsibleModule.run_command."""
+    from ansible.module_utils import basic
+    from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps
+
+    daemon = FakeMpsDaemon()
+    monkeypatch.setattr(mps, 'daemon_pid', lambda pipe: daemon.pid if daemon.running else None)
+    monkeypatch.setattr(mps, 'daemon_environment', lambda pid: daemon.env)
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command',
+                        lambda self, args, **kwargs: daemon.run_command(args, **kwargs))
+    tools = {'nvidia-cuda-mps-control': FakeMpsDaemon.BINARY, 'timeout': '/usr/bin/timeout'}
+    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path',
+                        lambda self, name, required=False, opt_dirs=None: tools.get(name))
+    return daemon

@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Helpers the integration tests import (conftest.py holds the fixtures)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import subprocess
+
+import pytest
+
+NVIDIA_ROOT = os.environ.get('EDGE_GPU_NVIDIA_ROOT')
+MPS_CONTROL = os.path.join(NVIDIA_ROOT or '', 'bin', 'nvidia-cuda-mps-control')
+NVML_LIBRARY = os.path.join(NVIDIA_ROOT or '', 'lib', 'libnvidia-ml.so.1')
+
+
+def require_nvidia_userland(module_level=False):
+    """Skip (or, where CI demands it, fail) when NVIDIA's real userland is not unpacked."""
+    if os.path.exists(MPS_CONTROL) and os.path.exists(NVML_LIBRARY):
+        return
+    if os.environ.get('EDGE_GPU_REQUIRE_NVIDIA_USERLAND'):
+        raise RuntimeError('EDGE_GPU_NVIDIA_ROOT must hold NVIDIA userland (make nvidia-userland)')
+    pytest.skip('NVIDIA userland not unpacked (make nvidia-userland)', allow_module_level=module_level)
+
+
+def mps_daemons_under(root):
+    """Pids of nvidia-cuda-mps-control daemons whose pipe directory lies under ``root``."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                cmdline = handle.read()
+            with open('/proc/%s/environ' % entry, 'rb') as handle:
+                environ = handle.read().split(b'\0')
+        except (IOError, OSError):
+            continue
+        if b'nvidia-cuda-mps-control' not in cmdline:
+            continue
+        for item in environ:
+            if item.startswith(b'CUDA_MPS_PIPE_DIRECTORY=') and item.split(b'=', 1)[1].decode().startswith(root):
+                pids.append(int(entry))
+    return pids
+
+
+def mps_query(pipe_directory, command):
+    """Ask the real control daemon directly, as an operator would (independent of the module)."""
+    proc = subprocess.run([MPS_CONTROL], input=command + '\n', env=dict(os.environ, CUDA_MPS_PIPE_DIRECTORY=pipe_directory),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=10, check=False)
+    return proc.returncode, proc.stdout.strip()

@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps
+
+GIB = 1024 ** 3
+
+
+@pytest.mark.parametrize('value, number', [(1, 1.0), (20, 20.0), ('20', 20.0), ('33.5', 33.5), (100, 100.0), (12.5, 12.5)])
+def test_percentage_accepted(value, number):
+    assert mps.parse_percentage(value) == number
+
+
+@pytest.mark.parametrize('value', [0, 101, '20%', '0', '-5', 'abc', True, None, [20], 0.5])
+def test_percentage_refused_naming_the_value(value):
+    with pytest.raises(ValueError) as info:
+        mps.parse_percentage(value)
+    assert repr(value) in str(info.value)
+    assert 'from 1 to 100' in str(info.value)
+
+
+@pytest.mark.parametrize('value, size', [('2G', 2 * GIB), ('512M', 512 * 1024 ** 2), ('64k', 64 * 1024), (' 1G ', GIB)])
+def test_mem_limit_accepted(value, size):
+    assert mps.parse_mem_limit(value) == size
+
+
+@pytest.mark.parametrize('value', ['2X', '2', '0G', 'G', '2 G', '1.5G', 2, None, '2GB'])
+def test_mem_limit_refused_naming_the_value(value):
+    with pytest.raises(ValueError) as info:
+        mps.parse_mem_limit(value)
+    assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize('size, text', [(2 * GIB, '2G'), (1500 * 1024 ** 2, '1G'), (512 * 1024 ** 2, '512M'),
+                                        (1536 * 1024, '1M'), (4096, '4K'), (100, '100')])
+def test_mem_limit_text_rounds_down_like_the_daemon(size, text):
+    assert mps.mem_limit_text(size) == text
+
+
+def test_pipe_directory_too_long_for_the_socket():
+    mps.check_pipe_directory_length('/tmp/nvidia-mps')
+    with pytest.raises(ValueError) as info:
+        mps.check_pipe_directory_length('/' + 'p' * 100)
+    assert 'too long' in str(info.value)
+
+
+def test_daemon_environment_of_a_process_and_of_nothing():
+    proc = subprocess.Popen(['sleep', '30'], env={'EDGE_GPU_PROBE': 'x=y', 'PATH': os.defpath})
+    try:
+        assert mps.daemon_environment(proc.pid)['EDGE_GPU_PROBE'] == 'x=y'
+    finally:
+        proc.kill()
+        proc.wait()
+    assert mps.daemon_environment(2 ** 22 + 7) == {}
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def control(mps_daemon, tmp_path, monkeypatch):
+    clock = Clock()
+    log_dir = tmp_path / 'log'
+    log_dir.mkdir()
+    return mps.MpsControl(mps_daemon.run_command, mps_daemon.BINARY, str(tmp_path / 'pipe'), str(log_dir),
+                          timeout=2, timeout_binary='/usr/bin/timeout', sleep=clock.sleep, clock=clock.time)
+
+
+def test_start_set_read_and_quit(control, mps_daemon):
+    assert control.start(['GPU-a', 'GPU-b']) == 4242
+    assert mps_daemon.env['CUDA_VISIBLE_DEVICES'] == 'GPU-a,GPU-b'
+    assert mps_daemon.env['CUDA_MPS_PIPE_DIRECTORY'] == control.pipe_directory
+    control.set_active_thread_percentage(20)
+    control.set_pinned_mem_limit(0, 2 * GIB)
+    control.set_client_priority(1)
+    assert control.active_thread_percentage() == 20.0
+    assert control.pinned_mem_limit(0) == '2G'
+    assert control.pinned_mem_limit(1) is None
+    assert control.client_priority() == 1
+    assert 'set_default_active_thread_percentage 20' in mps_daemon.calls
+    control.stop()
+    assert control.pid() is None
+
+
+def test_fractional_percentage_is_sent_as_given(control, mps_daemon):
+    control.start()
+    control.set_active_thread_percentage(33.5)
+    assert 'set_default_active_thread_percentage 33.5' in mps_daemon.calls
+
+
+def test_clients_of_every_server(control, mps_daemon):
+    control.start()
+    mps_daemon.servers = [10, 11]
+    mps_daemon.clients = {10: [100, 101]}
+    assert control.server_pids() == [10, 11]
+    assert control.client_pids() == [100, 101]
+
+
+def test_unknown_command_is_an_error_although_the_client_exits_0(control, mps_daemon):
+    control.start()
+    with pytest.raises(mps.MpsError) as info:
+        control.query('frobnicate')
+    assert 'does not know' in str(info.value)
+
+
+def test_no_daemon_is_an_error_with_its_words(control):
+    with pytest.raises(mps.MpsError) as info:
+        control.server_pids()
+    assert 'Cannot find MPS control daemon process' in str(info.value)
+
+
+@pytest.mark.parametrize('setter, args, command', [
+    ('set_active_thread_percentage', (20,), 'set_default_active_thread_percentage'),
+    ('set_pinned_mem_limit', (0, GIB), 'set_default_device_pinned_mem_limit'),
+    ('set_client_priority', (1,), 'set_default_client_priority'),
+])
+def test_refused_value_is_an_error_with_the_log(control, mps_daemon, setter, args, command):
+    control.start()
+    mps_daemon.refuse.add(command)
+    with open(control.log_directory + '/control.log', 'w') as handle:
+        handle.write('[Control] Invalid value\n')
+    with pytest.raises(mps.MpsError) as info:
+        getattr(control, setter)(*args)
+    assert 'refused' in str(info.value)
+
+
+def test_unexpected_answer_to_a_getter(control, mps_daemon):
+    control.start()
+    mps_daemon.refuse.add('get_default_active_thread_percentage')
+    with pytest.raises(mps.MpsError) as info:
+        control.active_thread_percentage()
+    assert "unexpected answer" in str(info.value)
+
+
+def test_failed_start_includes_the_control_log(control, mps_daemon):
+    mps_daemon.start_rc = 1
+    with open(control.log_directory + '/control.log', 'w') as handle:
+        handle.write('line 1\n[Control] Failed to bind socket\n')
+    with pytest.raises(mps.MpsError) as info:
+        control.start()
+    message = str(info.value)
+    assert 'rc=1' in message and 'Failed to bind socket' in message
+
+
+def test_failed_start_without_a_log(control, mps_daemon):
+    mps_daemon.start_rc = 1
+    with pytest.raises(mps.MpsError) as info:
+        control.start()
+    assert '(no control log at' in str(info.value)
+
+
+def test_empty_log(control, mps_daemon):
+    open(control.log_directory + '/control.log', 'w').close()
+    assert 'is empty' in control.log_tail()
+
+
+@pytest.mark.parametrize('command', ['get_server_list', '-d'])
+def test_hung_daemon_is_bounded(control, mps_daemon, command):
+    if command != '-d':
+        control.start()
+    mps_daemon.hang_on.add(command)
+    with pytest.raises(mps.MpsError) as info:
+        control.start() if command == '-d' else control.server_pids()
+    assert 'did not answer' in str(info.value) and 'within 2s' in str(info.value)
+
+
+def test_daemon_that_never_serves_after_start_times_out(control, mps_daemon, monkeypatch):
+    monkeypatch.setattr(mps, 'daemon_pid', lambda pipe: None)
+    with pytest.raises(mps.MpsError) as info:
+        control.start()
+    assert 'did not answer within 2s of starting' in str(info.value)
+
+
+def test_daemon_that_does_not_exit_after_quit_times_out(control, mps_daemon, monkeypatch):
+    control.start()
+    monkeypatch.setattr(mps, 'daemon_pid', lambda pipe: 4242)
+    with pytest.raises(mps.MpsError) as info:
+        control.stop()
+    assert 'did not exit within 2s of quit' in str(info.value)
+
+
+def test_without_coreutils_timeout_the_command_is_plain(mps_daemon, tmp_path):
+    control = mps.MpsControl(mps_daemon.run_command, mps_daemon.BINARY, str(tmp_path), str(tmp_path))
+    assert control._command('-d') == [mps_daemon.BINARY, '-d']
