@@ -48,8 +48,8 @@ def test_nvml_without_root_rights_is_a_clear_error(fleet_hosts, playbook, sim_ro
     device['deny_changes'] = True
     with open(path, 'w') as handle:
         json.dump(device, handle)
-    run = playbook('gpu_mode_module.yml', extra_vars={'target': 'edge-03', 'module_args': {'compute_mode': 'prohibited'},
-                                                     'expect_failure': True})
+    run = playbook('gpu_mode_module.yml',
+                   extra_vars={'target': 'edge-03', 'module_args': {'compute_mode': 'prohibited'}, 'expect_failure': True})
     result = run.result('edge-03')
     assert result['failed'] is True and result['nvml_error'] == 'no_permission'
     assert 'become: true' in result['msg']
@@ -58,7 +58,7 @@ def test_nvml_without_root_rights_is_a_clear_error(fleet_hosts, playbook, sim_ro
 
 def test_busy_gpu_names_its_processes(fleet_hosts, playbook, sim_root):
     before = gpus_of(sim_root, 'edge-09')
-    run = playbook('gpu_mode_module.yml', extra_vars={'target': 'edge-09', 'module_args': {'compute_mode': 'exclusive_process'},
-                                                     'expect_failure': True})
+    run = playbook('gpu_mode_module.yml',
+                   extra_vars={'target': 'edge-09', 'module_args': {'compute_mode': 'exclusive_process'}, 'expect_failure': True})
     assert 'pid 2301 (python3)' in run.result('edge-09')['msg']
     assert gpus_of(sim_root, 'edge-09') == before
