@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -57,6 +58,11 @@ def test_pipe_directory_too_long_for_the_socket():
 def test_daemon_environment_of_a_process_and_of_nothing():
     proc = subprocess.Popen(['sleep', '30'], env={'EDGE_GPU_PROBE': 'x=y', 'PATH': os.defpath})
     try:
+        # Until the child has exec'd, /proc shows the parent's environment.
+        for _attempt in range(200):
+            if mps.daemon_environment(proc.pid).get('EDGE_GPU_PROBE'):
+                break
+            time.sleep(0.01)
         assert mps.daemon_environment(proc.pid)['EDGE_GPU_PROBE'] == 'x=y'
     finally:
         proc.kill()
