@@ -43,7 +43,7 @@ install: venv
 	rm -rf $(COLLECTIONS) $(BUILD)/edge_gpu-sharing-*.tar.gz
 	mkdir -p $(COLLECTIONS)
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
-	$(BIN)/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(TARBALL)
+	$(BIN)/ansible-galaxy collection install --offline --no-deps --force -p $(COLLECTIONS) $(TARBALL)
 
 fleet: venv nvidia-userland
 	$(BIN)/python tests/sim/fleet.py --root $(SIM_ROOT) --nvidia-root $(NVIDIA_ROOT)

@@ -13,14 +13,14 @@ module: device_plugin_config
 short_description: Build and write NVIDIA device plugin sharing configs (time-slicing, MPS)
 version_added: 0.1.0
 description:
-  - Builds the NVIDIA Kubernetes device plugin's configuration file (C(version: v1)) for GPU
+  - Builds the NVIDIA Kubernetes device plugin's configuration file (format C(v1)) for GPU
     sharing by time-slicing (C(sharing.timeSlicing)) or MPS (C(sharing.mps)), as data, and
     dumps it as YAML.
   - Writes it to O(dest) (atomically, with O(backup), check mode and C(--diff)) and/or returns a
     ConfigMap with several named configs (O(profiles)) for the GPU Operator, where each node picks
     one through the label C(nvidia.com/device-plugin.config).
-  - Every config is checked the way the plugin checks it before anything is written: C(version)
-    v1, non-empty C(resources), at least 2 C(replicas) for sharing, MPS not with
+  - Every config is checked the way the plugin checks it before anything is written, that is
+    C(version) v1, non-empty C(resources), at least 2 C(replicas) for sharing, MPS not with
     C(mig_strategy=mixed) nor on MIG-enabled GPUs, at most 48 MPS replicas (16 before compute
     capability 7.5), device selectors that name GPUs the node has (when O(gpus) is given), and
     time-slicing and MPS never together. Each refusal names the field and the value.
@@ -36,6 +36,12 @@ attributes:
     support: full
     description: Old and new contents of O(dest).
 options:
+  version:
+    description:
+      - Version of the config file format; the plugin reads V(v1) only.
+    type: str
+    choices: [v1]
+    default: v1
   strategy:
     description:
       - How the GPUs of a node are shared. V(none) writes a config without a C(sharing) section.
@@ -79,8 +85,9 @@ options:
     choices: [none, single, mixed]
   flags:
     description:
-      - Other documented plugin flags, passed through as the plugin spells them (for example
-        C({failOnInitError: true, plugin: {deviceIDStrategy: uuid}})). Unknown flags are refused.
+      - "Other documented plugin flags, passed through as the plugin spells them (for example
+        C({failOnInitError: true, plugin: {deviceIDStrategy: uuid}})). Unknown flags are refused."
+
     type: dict
   sharing:
     description:
@@ -105,10 +112,11 @@ options:
     default: false
   profiles:
     description:
-      - Named configs for one ConfigMap, each a dictionary with the same options as a single
+      - "Named configs for one ConfigMap, each a dictionary with the same options as a single
         config (O(strategy), O(replicas), O(resources), O(rename_by_default),
         O(fail_requests_greater_than_one), O(mig_strategy), O(flags), O(sharing)), for example
-        C({t4-x4: {strategy: time_slicing, replicas: 4}, t4-mps: {strategy: mps, replicas: 2}}).
+        C({t4-x4: {strategy: time_slicing, replicas: 4}, t4-mps: {strategy: mps, replicas: 2}})."
+
       - Names must be usable as ConfigMap keys and label values.
     type: dict
   default_profile:
@@ -214,6 +222,7 @@ def product_of(gpus):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            version=dict(type='str', choices=[device_plugin.CONFIG_VERSION], default=device_plugin.CONFIG_VERSION),
             strategy=dict(type='str', choices=list(device_plugin.STRATEGIES)),
             replicas=dict(type='int'),
             resources=dict(type='list', elements='dict', options=dict(

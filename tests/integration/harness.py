@@ -53,3 +53,13 @@ def mps_query(pipe_directory, command):
     proc = subprocess.run([MPS_CONTROL], input=command + '\n', env=dict(os.environ, CUDA_MPS_PIPE_DIRECTORY=pipe_directory),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=10, check=False)
     return proc.returncode, proc.stdout.strip()
+
+
+# Kubernetes version the generated objects are validated against.
+KUBERNETES_VERSION = '1.33'
+
+
+def validate_kubernetes(obj):
+    """Validate one object with kubernetes-validate in strict mode; raises on any error."""
+    import kubernetes_validate  # pylint: disable=import-outside-toplevel
+    kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)

@@ -31,11 +31,16 @@ def test_collection_is_installed_from_the_tarball():
     assert (info['namespace'], info['name']) == ('edge_gpu', 'sharing')
 
 
-@pytest.mark.parametrize('module', ['edge_gpu.sharing.gpu_info'])
-def test_module_docs_render_every_section(module):
+@pytest.mark.parametrize('module, option', [
+    ('edge_gpu.sharing.gpu_info', 'mps_pipe_directory'),
+    ('edge_gpu.sharing.gpu_mode', 'compute_mode'),
+    ('edge_gpu.sharing.mps', 'default_active_thread_percentage'),
+    ('edge_gpu.sharing.device_plugin_config', 'fail_requests_greater_than_one'),
+])
+def test_module_docs_render_every_section(module, option):
     proc = doc(module)
     assert proc.returncode == 0, proc.stdout
-    for section in ('OPTIONS', 'EXAMPLES', 'RETURN VALUES', 'missing', 'mps_pipe_directory'):
+    for section in ('OPTIONS', 'EXAMPLES', 'RETURN VALUES', option):
         assert section in proc.stdout
     data = json.loads(doc('--json', module).stdout)[module]
     assert data['doc']['options'] and data['examples'] and data['return']
@@ -46,3 +51,11 @@ def test_filter_docs_render(name):
     proc = doc('-t', 'filter', name)
     assert proc.returncode == 0, proc.stdout
     assert 'EXAMPLES' in proc.stdout
+
+
+@pytest.mark.parametrize('role, variable', [('edge_gpu.sharing.mps', 'mps_enabled'),
+                                            ('edge_gpu.sharing.k8s_gpu_sharing', 'k8s_gpu_sharing_output_dir')])
+def test_role_argument_specs_render(role, variable):
+    proc = doc('-t', 'role', role)
+    assert proc.returncode == 0, proc.stdout
+    assert variable in proc.stdout

@@ -16,19 +16,30 @@ try:
 except ImportError:
     yaml = None
     YAML_IMPORT_ERROR = traceback.format_exc()
+    _Dumper = None
 else:
     YAML_IMPORT_ERROR = None
+
+    class _Dumper(yaml.SafeDumper):
+        """SafeDumper that writes multi-line strings (embedded configs) as literal blocks."""
+
+    def _str(dumper, value):
+        # A literal block cannot carry trailing spaces on a line; those keep the quoted style.
+        style = '|' if '\n' in value and not any(line != line.rstrip() for line in value.split('\n')) else None
+        return dumper.represent_scalar('tag:yaml.org,2002:str', value, style=style)
+
+    _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(data):
     """One YAML document; keys keep the order they were built in."""
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
 
 def dump_yaml_documents(documents):
     """Several objects as one multi-document YAML file."""
-    return yaml.safe_dump_all(documents, default_flow_style=False, sort_keys=False, allow_unicode=True,
-                              explicit_start=True)
+    return yaml.dump_all(documents, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True,
+                         explicit_start=True)
 
 
 def dump_json(data):

@@ -78,9 +78,8 @@ def test_rejection_leaves_the_file_as_it_was(run_module, dest, args, words):
 
 
 def test_profiles_give_a_configmap(run_module):
-    failed, result = run_module(module, {'profiles': {'t4-x4': {'strategy': 'time_slicing', 'replicas': 4},
-                                                       't4-mps': {'strategy': 'mps', 'replicas': 2}},
-                                         'default_profile': 't4-x4', 'namespace': 'gpu-operator'})
+    profiles = {'t4-x4': {'strategy': 'time_slicing', 'replicas': 4}, 't4-mps': {'strategy': 'mps', 'replicas': 2}}
+    failed, result = run_module(module, {'profiles': profiles, 'default_profile': 't4-x4', 'namespace': 'gpu-operator'})
     assert not failed and result['changed'] is False
     assert 'config' not in result
     assert yaml.safe_load(result['configmap']['data']['t4-x4']) == FOUR

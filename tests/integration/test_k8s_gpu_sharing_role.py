@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The k8s_gpu_sharing role in output-dir (GitOps) mode over the simulated fleet."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import yaml
+
+from harness import validate_kubernetes  # pylint: disable=import-error
+
+# Devices with a GPU and a loaded driver; node group -> profile comes from tests/sim/inventory.yml.
+TARGET = 'all:!no_nvml'
+GROUP_PROFILES = {'t4_single': 't4-x4', 't4_single_busy': 't4-x2-strict', 't4_dual': 't4-mps',
+                  'a100_mig': 'a100-mig', 't4_legacy_bindings': 't4-x4'}
+
+
+def load(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_output_dir_has_one_configmap_and_one_label_per_node(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'gitops')
+    first = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={'target_hosts': TARGET, 'k8s_gpu_sharing_output_dir': out})
+    assert first.rc == 0, first.output
+    nodes = sorted(host for host, device in fleet_hosts.items() if device in GROUP_PROFILES)
+
+    configmap = load(os.path.join(out, 'configmap.yaml'))
+    validate_kubernetes(configmap)
+    assert sorted(configmap['data']) == sorted(set(GROUP_PROFILES.values()))
+    assert yaml.safe_load(configmap['data']['t4-mps'])['sharing']['mps']['resources'][0]['replicas'] == 4
+
+    assert sorted(name[:-len('.yaml')] for name in os.listdir(os.path.join(out, 'nodes'))) == nodes
+    for host in nodes:
+        node = load(os.path.join(out, 'nodes', host + '.yaml'))
+        validate_kubernetes(node)
+        assert node['metadata'] == {'name': host, 'labels': {
+            'nvidia.com/device-plugin.config': GROUP_PROFILES[fleet_hosts[host]]}}
+
+    policy = load(os.path.join(out, 'clusterpolicy-patch.yaml'))
+    assert policy['kind'] == 'ClusterPolicy'
+    assert policy['spec']['devicePlugin']['config'] == {'name': 'device-plugin-config', 'default': 't4-x4'}
+
+    second = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={'target_hosts': TARGET, 'k8s_gpu_sharing_output_dir': out})
+    assert second.rc == 0, second.output
+    assert all(counts['changed'] == 0 for counts in second.recap().values()), second.recap()
+
+
+def test_profile_that_does_not_fit_the_node_fails_before_any_file(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'gitops')
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={
+        'target_hosts': 'a100_mig', 'k8s_gpu_sharing_output_dir': out, 'k8s_gpu_sharing_node_profile': 't4-mps'})
+    assert run.rc != 0
+    assert 'not supported on MIG-enabled GPUs' in run.output
+    assert not os.path.exists(out)
+
+
+def test_unknown_profile_is_named(fleet_hosts, playbook, tmp_path):
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={
+        'target_hosts': 'edge-01', 'k8s_gpu_sharing_output_dir': str(tmp_path), 'k8s_gpu_sharing_node_profile': 'x9'})
+    assert run.rc != 0 and 'profile "x9" is not one of the profiles' in run.output
+
+
+def test_standalone_plugin_config_is_written_on_each_node(fleet_hosts, playbook, sim_root, tmp_path):
+    dest = os.path.join(sim_root, '{{ inventory_hostname }}', 'device-plugin.yaml')
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={
+        'target_hosts': 'edge-09:edge-13', 'k8s_gpu_sharing_output_dir': str(tmp_path / 'out'),
+        'k8s_gpu_sharing_plugin_config_dest': dest})
+    assert run.rc == 0, run.output
+    assert load(os.path.join(sim_root, 'edge-13', 'device-plugin.yaml'))['sharing']['mps']['resources'][0]['replicas'] == 4
+    assert load(os.path.join(sim_root, 'edge-09', 'device-plugin.yaml'))['sharing']['timeSlicing']['failRequestsGreaterThanOne'] is True
