@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The sharing planner: which workload runs on which GPU, with which environment.
+
+Plain Python, no Ansible imports, deterministic. Workloads are placed in the order they
+are given, each on the least-loaded GPU it fits on (lowest index on a tie), so the same
+input always gives the same plan and appending a workload never moves the others.
+Every workload that cannot be placed is reported, with why, in one ``PlanError``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.device_plugin import mps_client_limit
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.mps import (
+    DEFAULT_PIPE_DIRECTORY, mem_limit_text, parse_mem_limit, parse_percentage)
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import parse_gpu_selectors
+
+SHARING_MODES = ('mps', 'time_slicing')
+DEVICE_IDS = ('index', 'uuid')
+FULL_GPU = 100.0
+
+# Variables the plan sets; a workload's own env may not override them.
+PLAN_VARIABLES = ('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'CUDA_MPS_PIPE_DIRECTORY',
+                  'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT')
+
+DNS_1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
+ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# An image reference: no whitespace, quotes or control characters.
+IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')
+WORKLOAD_KEYS = ('name', 'image', 'gpu_percentage', 'gpu_memory', 'gpu', 'command', 'args', 'env')
+
+
+class PlanError(ValueError):
+    """The workloads cannot be placed; ``problems`` holds one line per offending workload."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(PlanError, self).__init__('the sharing plan cannot be made: ' + '; '.join(self.problems))
+
+
+def _label(gpu):
+    return 'GPU %d (%s)' % (gpu['index'], gpu['uuid'])
+
+
+def _number_text(value):
+    return '%d' % value if value == int(value) else ('%g' % value)
+
+
+def _strings(value, field, problems, who):
+    """``command`` / ``args``: a list of strings (a single string is one item)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, (str, int, float)) and not isinstance(item, bool)
+                                              for item in value):
+        problems.append('%s: %s must be a list of strings, got %r' % (who, field, value))
+        return None
+    return [str(item) for item in value]
+
+
+def _env(value, problems, who):
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        # Kubernetes style: [{name: X, value: Y}]
+        try:
+            value = dict((item['name'], item.get('value', '')) for item in value)
+        except (TypeError, KeyError):
+            problems.append('%s: env must be a dictionary or a list of {name, value}, got %r' % (who, value))
+            return {}
+    if not isinstance(value, dict):
+        problems.append('%s: env must be a dictionary, got %r' % (who, value))
+        return {}
+    env = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            problems.append('%s: %r is not a valid environment variable name' % (who, name))
+        elif name in PLAN_VARIABLES:
+            problems.append('%s: env %s is set by the sharing plan and cannot be given' % (who, name))
+        elif isinstance(text, (dict, list)) or text is None:
+            problems.append('%s: env %s must be a string, number or boolean, got %r' % (who, name, text))
+        else:
+            env[name] = ('true' if text else 'false') if isinstance(text, bool) else str(text)
+    return env
+
+
+class _Gpu(object):
+    def __init__(self, info, reserved):
+        self.info = info
+        self.index = info['index']
+        self.uuid = info['uuid']
+        self.reserved = reserved
+        self.mig = (info.get('mig_mode') or {}).get('current') == 'enabled'
+        self.memory_total = (info.get('memory') or {}).get('total')
+        self.percentage = 0.0
+        self.memory = 0
+        self.clients = 0
+        self.workloads = []
+
+    @property
+    def usable(self):
+        return not self.reserved and not self.mig
+
+    def why_unusable(self):
+        return '%s is %s' % (_label(self.info), 'reserved for VMs' if self.reserved else 'MIG-enabled')
+
+
+class _Planner(object):
+    def __init__(self, gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids):
+        self.problems = []
+        if sharing not in SHARING_MODES:
+            raise PlanError(['sharing must be mps or time_slicing, got %r' % (sharing,)])
+        if device_ids not in DEVICE_IDS:
+            raise PlanError(['device_ids must be index or uuid, got %r' % (device_ids,)])
+        if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and 'index' in gpu and 'uuid' in gpu for gpu in gpus):
+            raise PlanError(['gpus must be the GPU list edge_gpu.sharing.gpu_info returns, got %r' % (gpus,)])
+        self.sharing = sharing
+        self.oversubscribe = bool(oversubscribe)
+        self.pipe = mps_pipe_directory
+        self.device_ids = device_ids
+        reserved = self._reserved(reserved_gpus, gpus)
+        self.gpus = [_Gpu(gpu, gpu['index'] in reserved) for gpu in sorted(gpus, key=lambda g: g['index'])]
+        self.client_limit = mps_client_limit(gpus)
+
+    def _find(self, selector, gpus):
+        for gpu in gpus:
+            if (isinstance(selector, int) and gpu['index'] == selector) or (
+                    not isinstance(selector, int) and gpu['uuid'].lower() == selector.lower()):
+                return gpu
+        return None
+
+    def _reserved(self, reserved_gpus, gpus):
+        try:
+            selectors = parse_gpu_selectors(reserved_gpus or [])
+        except ValueError as exc:
+            raise PlanError(['reserved_gpus: %s' % exc])
+        indexes = set()
+        for selector in selectors:
+            gpu = self._find(selector, gpus)
+            if gpu is None:
+                raise PlanError(['reserved_gpus: no GPU matches %s' % selector])
+            indexes.add(gpu['index'])
+        return indexes
+
+    # ---- one workload ------------------------------------------------------------------
+
+    def _parse(self, workload, seen):
+        if not isinstance(workload, dict):
+            self.problems.append('workload %r must be a dictionary' % (workload,))
+            return None
+        name = workload.get('name')
+        who = 'workload %r' % (name,)
+        if not isinstance(name, str) or not DNS_1123_LABEL.match(name) or len(name) > 63:
+            self.problems.append('%s: the name must be a DNS-1123 label (lower-case letters, digits and -, '
+                                 'at most 63, starting and ending with a letter or digit)' % who)
+            return None
+        if name in seen:
+            self.problems.append('%s: the name is used twice' % who)
+            return None
+        seen.add(name)
+        unknown = sorted(set(workload) - set(WORKLOAD_KEYS))
+        if unknown:
+            self.problems.append('%s: unknown keys %s' % (who, ', '.join(unknown)))
+        image = workload.get('image')
+        if not isinstance(image, str) or not IMAGE.match(image):
+            self.problems.append('%s: image %r is not a container image reference' % (who, image))
+        parsed = {'name': name, 'image': image, 'who': who, 'percentage': None, 'memory': None, 'pin': None,
+                  'command': _strings(workload.get('command'), 'command', self.problems, who),
+                  'args': _strings(workload.get('args'), 'args', self.problems, who),
+                  'env': _env(workload.get('env'), self.problems, who)}
+        if workload.get('gpu_percentage') is not None:
+            if self.sharing == 'time_slicing':
+                self.problems.append('%s: gpu_percentage %r asks for a fraction of a GPU, but time-sliced GPUs are '
+                                     'shared whole (use sharing: mps for per-workload percentages)'
+                                     % (who, workload['gpu_percentage']))
+            else:
+                try:
+                    parsed['percentage'] = parse_percentage(workload['gpu_percentage'], 'gpu_percentage')
+                except ValueError as exc:
+                    self.problems.append('%s: %s' % (who, exc))
+        if workload.get('gpu_memory') is not None:
+            try:
+                parsed['memory'] = parse_mem_limit(workload['gpu_memory'], 'gpu_memory')
+            except ValueError as exc:
+                self.problems.append('%s: %s' % (who, exc))
+        pin = workload.get('gpu')
+        if pin is not None and pin != 'all':
+            try:
+                selector = parse_gpu_selectors([pin])[0]
+            except ValueError as exc:
+                self.problems.append('%s: gpu: %s' % (who, exc))
+                return parsed
+            gpu = self._find(selector, [g.info for g in self.gpus])
+            if gpu is None:
+                self.problems.append('%s: gpu %s does not exist on this device' % (who, pin))
+                return parsed
+            parsed['pin'] = gpu['index']
+        elif pin == 'all':
+            parsed['pin'] = 'all'
+        return parsed
+
+    def _share(self, workload):
+        """The percentage a workload takes of each GPU it gets (all of it when not limited)."""
+        if self.sharing == 'mps':
+            return workload['percentage'] if workload['percentage'] is not None else FULL_GPU
+        return 0.0
+
+    def _misfit(self, gpu, workload):
+        """Why ``workload`` does not fit on ``gpu`` any more, or ``None``."""
+        share = self._share(workload)
+        if self.sharing == 'mps' and gpu.percentage + share > FULL_GPU and not self.oversubscribe:
+            return '%s would be at %s %% of its SMs (%s %% taken); set oversubscribe: true to allow it' % (
+                _label(gpu.info), _number_text(gpu.percentage + share), _number_text(gpu.percentage))
+        if workload['memory'] and gpu.memory_total is not None and gpu.memory + workload['memory'] > gpu.memory_total:
+            return '%s has %s of memory, %s already planned, %s asked' % (
+                _label(gpu.info), mem_limit_text(gpu.memory_total), mem_limit_text(gpu.memory) if gpu.memory else 'none',
+                mem_limit_text(workload['memory']))
+        if self.sharing == 'mps' and gpu.clients + 1 > self.client_limit:
+            return '%s already serves %d MPS clients, the most it can' % (_label(gpu.info), gpu.clients)
+        return None
+
+    def _place(self, workload):
+        usable = [gpu for gpu in self.gpus if gpu.usable]
+        if workload['pin'] == 'all':
+            if any(gpu.reserved or gpu.mig for gpu in self.gpus) and len(usable) > 1:
+                return None, ('gpu all would mean %s, but a workload gets one GPU or all of them, never several '
+                              'specific ones' % ', '.join(_label(gpu.info) for gpu in usable))
+            targets = usable
+        elif workload['pin'] is not None:
+            gpu = self.gpus[[g.index for g in self.gpus].index(workload['pin'])]
+            if not gpu.usable:
+                return None, 'pinned to %s' % gpu.why_unusable()
+            targets = [gpu]
+        else:
+            load = (lambda gpu: (gpu.percentage, gpu.clients, gpu.index)) if self.sharing == 'mps' else \
+                (lambda gpu: (gpu.clients, gpu.memory, gpu.index))
+            reasons = []
+            for gpu in sorted(usable, key=load):
+                reason = self._misfit(gpu, workload)
+                if reason is None:
+                    return [gpu], None
+                reasons.append(reason)
+            if not usable:
+                return None, 'no GPU can take it: %s' % (
+                    ', '.join(gpu.why_unusable() for gpu in self.gpus) or 'the device has no GPU')
+            return None, 'does not fit on any GPU: ' + '; '.join(reasons)
+        if not targets:
+            return None, 'no GPU can take it: the device has no usable GPU'
+        reasons = [reason for reason in (self._misfit(gpu, workload) for gpu in targets) if reason]
+        if reasons:
+            return None, 'does not fit: ' + '; '.join(reasons)
+        return targets, None
+
+    def _environment(self, workload, targets):
+        if workload['pin'] == 'all' and len(targets) == len(self.gpus):
+            visible = 'all'
+        else:
+            visible = str(targets[0].index) if self.device_ids == 'index' else targets[0].uuid
+        env = {'NVIDIA_VISIBLE_DEVICES': visible}
+        if self.sharing == 'mps':
+            env['CUDA_MPS_PIPE_DIRECTORY'] = self.pipe
+            if workload['percentage'] is not None:
+                env['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] = _number_text(workload['percentage'])
+            if workload['memory']:
+                # Inside the container the GPUs it sees are numbered from 0.
+                env['CUDA_MPS_PINNED_DEVICE_MEM_LIMIT'] = ','.join(
+                    '%d=%s' % (ordinal, mem_limit_text(workload['memory'])) for ordinal in range(len(targets)))
+        env.update(workload['env'])
+        return env
+
+    def plan(self, workloads):
+        if not isinstance(workloads, list):
+            raise PlanError(['workloads must be a list, got %r' % (workloads,)])
+        seen, placed = set(), []
+        parsed = [self._parse(workload, seen) for workload in workloads]
+        if self.problems:
+            raise PlanError(self.problems)
+        for workload in parsed:
+            targets, reason = self._place(workload)
+            if reason:
+                self.problems.append('%s: %s' % (workload['who'], reason))
+                continue
+            for gpu in targets:
+                gpu.percentage += self._share(workload)
+                gpu.memory += workload['memory'] or 0
+                gpu.clients += 1
+                gpu.workloads.append(workload['name'])
+            placed.append({
+                'name': workload['name'],
+                'image': workload['image'],
+                'gpus': [gpu.index for gpu in targets],
+                'gpu_uuids': [gpu.uuid for gpu in targets],
+                'mps': self.sharing == 'mps',
+                'gpu_percentage': workload['percentage'],
+                'gpu_memory': workload['memory'],
+                'command': workload['command'],
+                'args': workload['args'],
+                'env': self._environment(workload, targets),
+            })
+        if self.problems:
+            raise PlanError(self.problems)
+        return {
+            'sharing': self.sharing,
+            'oversubscribe': self.oversubscribe,
+            'mps_pipe_directory': self.pipe if self.sharing == 'mps' else None,
+            'workloads': placed,
+            'gpus': [{
+                'index': gpu.index, 'uuid': gpu.uuid, 'name': gpu.info.get('name'),
+                'reserved': gpu.reserved, 'mig': gpu.mig,
+                'percentage': gpu.percentage if self.sharing == 'mps' else None,
+                'memory': gpu.memory, 'memory_total': gpu.memory_total,
+                'clients': gpu.clients, 'workloads': gpu.workloads,
+            } for gpu in self.gpus],
+        }
+
+
+def make_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, oversubscribe=False,
+              mps_pipe_directory=DEFAULT_PIPE_DIRECTORY, device_ids='index'):
+    """Place ``workloads`` on ``gpus`` (``gpu_info``'s list); returns the plan or raises ``PlanError``."""
+    return _Planner(gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids).plan(workloads)
+
+
+# The options every module that takes a plan accepts (see doc_fragments/planning.py).
+PLANNING_ARGUMENT_SPEC = dict(
+    gpus=dict(type='list', elements='dict', required=True),
+    sharing=dict(type='str', choices=list(SHARING_MODES), default='time_slicing'),
+    reserved_gpus=dict(type='list', elements='raw', default=[]),
+    oversubscribe=dict(type='bool', default=False),
+    mps_pipe_directory=dict(type='path', default=DEFAULT_PIPE_DIRECTORY),
+    device_ids=dict(type='str', choices=list(DEVICE_IDS), default='index'),
+    workloads=dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        image=dict(type='str', required=True),
+        gpu_percentage=dict(type='raw'),
+        gpu_memory=dict(type='str'),
+        gpu=dict(type='raw'),
+        command=dict(type='list', elements='str'),
+        args=dict(type='list', elements='str'),
+        env=dict(type='dict'),
+    )),
+)
+
+
+def plan_from_params(params):
+    """``make_plan`` with a module's planning options; unset workload keys are dropped."""
+    workloads = [dict((key, value) for key, value in workload.items() if value is not None)
+                 for workload in params['workloads']]
+    return make_plan(params['gpus'], workloads, params['sharing'], params['reserved_gpus'], params['oversubscribe'],
+                     params['mps_pipe_directory'], params['device_ids'])

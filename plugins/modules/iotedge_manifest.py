@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: iotedge_manifest
+short_description: Azure IoT Edge deployment manifest for workloads sharing a device's GPUs
+version_added: 0.1.0
+description:
+  - Plans which GPU each workload gets (see the planning options) and renders a complete Azure
+    IoT Edge deployment manifest (C(modulesContent) with C($edgeAgent) and C($edgeHub)), one
+    module per workload with its E(NVIDIA_VISIBLE_DEVICES) and, for MPS, its
+    E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE), E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), host IPC and the
+    MPS pipe directory bound in.
+  - Each module's Docker create options are serialised as JSON and split into chunks of at most
+    512 characters (C(createOptions), C(createOptions01) ... C(createOptions07)); longer options fail.
+  - The manifest is built as data, dumped as JSON and written atomically to O(dest) (check mode,
+    C(--diff)); apply it with C(az iot edge set-modules) or leave it for the device's agent.
+author:
+  - Edge GPU maintainers (@edge-gpu)
+extends_documentation_fragment:
+  - edge_gpu.sharing.planning
+attributes:
+  check_mode:
+    support: full
+    description: Plans, renders and reports whether O(dest) would change; writes nothing.
+  diff_mode:
+    support: full
+    description: Old and new manifest.
+options:
+  dest:
+    description: The manifest file to write (JSON).
+    type: path
+  registry_credentials:
+    description:
+      - Container registry credentials, name to C(address), C(username) and C(password).
+      - Not logged.
+    type: dict
+  routes:
+    description: edgeHub routes, name to route; by default everything goes upstream.
+    type: dict
+  store_and_forward_ttl:
+    description: How long edgeHub keeps messages it cannot send, in seconds.
+    type: int
+    default: 7200
+  restart_policy:
+    description: Restart policy of the workload modules.
+    type: str
+    choices: [never, on-failure, on-unhealthy, always]
+    default: always
+  module_version:
+    description: The C(version) of each workload module.
+    type: str
+    default: '1.0'
+  edge_agent_image:
+    description: Image of the edgeAgent system module.
+    type: str
+    default: mcr.microsoft.com/azureiotedge-agent:1.5
+  edge_hub_image:
+    description: Image of the edgeHub system module.
+    type: str
+    default: mcr.microsoft.com/azureiotedge-hub:1.5
+  gpu_runtime:
+    description: Docker runtime for the workload modules (for example V(nvidia)) where it is not the default.
+    type: str
+  create_options:
+    description:
+      - More Docker create options per workload name; merged under the plan's own (the plan's
+        C(HostConfig) entries win).
+    type: dict
+    default: {}
+seealso:
+  - module: edge_gpu.sharing.gpu_info
+  - module: edge_gpu.sharing.k8s_gpu_workload
+'''
+
+EXAMPLES = r'''
+- name: Read the GPUs
+  edge_gpu.sharing.gpu_info:
+  register: node
+
+- name: Two time-shared modules on GPU 0 of a one-T4 device
+  edge_gpu.sharing.iotedge_manifest:
+    gpus: "{{ node.gpu_info.gpus }}"
+    sharing: time_slicing
+    workloads:
+      - name: nbody1
+        image: nvcr.io/nvidia/k8s/cuda-sample:nbody
+        args: [nbody, -gpu, -benchmark]
+        gpu: 0
+      - name: nbody2
+        image: nvcr.io/nvidia/k8s/cuda-sample:nbody
+        args: [nbody, -gpu, -benchmark]
+        gpu: 0
+    registry_credentials:
+      myacr:
+        address: myacr.azurecr.io
+        username: myacr
+        password: "{{ vault_acr_password }}"
+    dest: /srv/iotedge/edge-01.deployment.json
+'''
+
+RETURN = r'''
+plan:
+  description: The sharing plan (as the C(edge_gpu.sharing.gpu_plan) filter returns it).
+  returned: always
+  type: dict
+manifest:
+  description: The deployment manifest (registry passwords are masked in the task output).
+  returned: always
+  type: dict
+dest:
+  description: The file written.
+  returned: when O(dest) is given
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, serialize
+
+
+def main():
+    argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
+    argument_spec.update(
+        dest=dict(type='path'),
+        registry_credentials=dict(type='dict', no_log=True),
+        routes=dict(type='dict'),
+        store_and_forward_ttl=dict(type='int', default=7200),
+        restart_policy=dict(type='str', choices=list(iotedge.RESTART_POLICIES), default='always'),
+        module_version=dict(type='str', default='1.0'),
+        edge_agent_image=dict(type='str', default=iotedge.EDGE_AGENT_IMAGE),
+        edge_hub_image=dict(type='str', default=iotedge.EDGE_HUB_IMAGE),
+        gpu_runtime=dict(type='str'),
+        create_options=dict(type='dict', default={}),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        plan = planner.plan_from_params(params)
+        manifest = iotedge.manifest(
+            plan, params['registry_credentials'], params['routes'], params['store_and_forward_ttl'],
+            params['restart_policy'], params['module_version'], params['edge_agent_image'], params['edge_hub_image'],
+            params['gpu_runtime'], params['create_options'])
+    except (planner.PlanError, iotedge.ManifestError) as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=False, plan=plan, manifest=manifest)
+    if params['dest']:
+        written = write_file(module, params['dest'], serialize.dump_json(manifest), mode=0o600)
+        result.update(changed=written['changed'], dest=params['dest'])
+        if module._diff:
+            result['diff'] = written['diff']
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: k8s_gpu_workload
+short_description: Kubernetes Deployments or Jobs for workloads sharing a device's GPUs
+version_added: 0.1.0
+description:
+  - Plans which GPU each workload gets (see the planning options) and renders one Kubernetes
+    Deployment or Job per workload that carries the plan, E(NVIDIA_VISIBLE_DEVICES) for
+    time-slicing, and for MPS E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE),
+    E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), host IPC and the MPS pipe directory mounted from the host.
+  - Objects are built as data and dumped with YAML; they are returned for M(kubernetes.core.k8s)
+    and, with O(dest), written (atomically, with check mode and C(--diff)).
+  - A plan that cannot be made fails the task, naming every workload that does not fit and why,
+    before anything is written.
+author:
+  - Edge GPU maintainers (@edge-gpu)
+requirements:
+  - PyYAML on the host that runs the module (for O(dest))
+extends_documentation_fragment:
+  - edge_gpu.sharing.planning
+attributes:
+  check_mode:
+    support: full
+    description: Plans, renders and reports what would change; writes nothing.
+  diff_mode:
+    support: full
+    description: Old and new contents of each file written.
+options:
+  kind:
+    description: Render each workload as a V(Deployment) (long-running) or a V(Job) (runs to completion).
+    type: str
+    choices: [Deployment, Job]
+    default: Deployment
+  namespace:
+    description: Namespace of the objects.
+    type: str
+    default: default
+  labels:
+    description: More labels for every object and pod.
+    type: dict
+    default: {}
+  gpu_resource:
+    description:
+      - Where the cluster advertises GPUs through a device plugin, the resource each container asks
+        for (for example V(nvidia.com/gpu)); the plugin then picks the GPU and sets
+        E(NVIDIA_VISIBLE_DEVICES) itself.
+      - Left out (appliances that select GPUs by environment), no GPU resource is requested.
+    type: str
+  runtime_class:
+    description: RuntimeClass of the pods (for example V(nvidia)).
+    type: str
+  dest:
+    description:
+      - A directory (one C(<workload>.yaml) per workload) or, when it ends in C(.yaml) or C(.yml),
+        one multi-document file.
+    type: path
+seealso:
+  - module: edge_gpu.sharing.gpu_info
+  - module: edge_gpu.sharing.iotedge_manifest
+  - module: kubernetes.core.k8s
+'''
+
+EXAMPLES = r'''
+- name: Read the GPUs
+  edge_gpu.sharing.gpu_info:
+  register: node
+
+- name: Two nbody jobs sharing GPU 0 under MPS, 50 % each
+  edge_gpu.sharing.k8s_gpu_workload:
+    gpus: "{{ node.gpu_info.gpus }}"
+    sharing: mps
+    kind: Job
+    workloads:
+      - name: nbody-a
+        image: nvcr.io/nvidia/k8s/cuda-sample:nbody
+        args: [nbody, -gpu, -benchmark]
+        gpu_percentage: 50
+        gpu: 0
+      - name: nbody-b
+        image: nvcr.io/nvidia/k8s/cuda-sample:nbody
+        args: [nbody, -gpu, -benchmark]
+        gpu_percentage: 50
+        gpu: 0
+    dest: /srv/gitops/edge-01/
+  register: rendered
+
+- name: Apply them
+  kubernetes.core.k8s:
+    definition: "{{ item }}"
+  loop: "{{ rendered.objects }}"
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+plan:
+  description: The sharing plan (as the C(edge_gpu.sharing.gpu_plan) filter returns it).
+  returned: always
+  type: dict
+objects:
+  description: The rendered Deployments or Jobs.
+  returned: always
+  type: list
+  elements: dict
+files:
+  description: The files written (or that would be, in check mode).
+  returned: when O(dest) is given
+  type: list
+  elements: str
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
+
+
+def write_objects(module, dest, objects):
+    """Write the objects; returns (changed, files, diffs)."""
+    if dest.endswith(('.yaml', '.yml')):
+        targets = [(dest, serialize.dump_yaml_documents(objects))]
+    else:
+        targets = [(os.path.join(dest, obj['metadata']['name'] + '.yaml'), serialize.dump_yaml(obj)) for obj in objects]
+    changed, diffs = False, []
+    for path, content in targets:
+        written = write_file(module, path, content)
+        changed = changed or written['changed']
+        if written['changed']:
+            diffs.append(written['diff'])
+    return changed, [path for path, _content in targets], diffs
+
+
+def main():
+    argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
+    argument_spec.update(
+        kind=dict(type='str', choices=list(kubernetes.KINDS), default='Deployment'),
+        namespace=dict(type='str', default='default'),
+        labels=dict(type='dict', default={}),
+        gpu_resource=dict(type='str'),
+        runtime_class=dict(type='str'),
+        dest=dict(type='path'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    try:
+        plan = planner.plan_from_params(params)
+        objects = kubernetes.workload_objects(plan, params['kind'], params['namespace'], params['labels'],
+                                              params['gpu_resource'], params['runtime_class'])
+    except (planner.PlanError, kubernetes.ManifestError) as exc:
+        module.fail_json(msg=str(exc))
+    result = dict(changed=False, plan=plan, objects=objects)
+    if params['dest']:
+        if serialize.yaml is None:
+            module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
+        result['changed'], result['files'], diffs = write_objects(module, params['dest'], objects)
+        if module._diff:
+            result['diff'] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
