@@ -61,4 +61,9 @@ def write_file(module, dest, content, mode=0o644, backup=False):
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot write %s: %s' % (dest, to_native(exc)))
     module.atomic_move(tmp, dest)
+    # atomic_move gives a new file the umask's mode; files holding secrets must not be readable by all.
+    try:
+        os.chmod(dest, mode)
+    except OSError as exc:
+        module.fail_json(msg='cannot set the mode of %s: %s' % (dest, to_native(exc)))
     return result

@@ -86,14 +86,16 @@ def test_persistence_alone_is_allowed_on_a_busy_gpu(fake_device, run_module, dev
     assert not failed and result['changed']
 
 
-def test_mig_gpu_under_all_is_skipped_and_reported(fake_device, run_module):
+def test_mig_gpu_under_all_is_skipped_and_reported(fake_device, run_module, monkeypatch):
     fake_device.use('a100_mig')
     before = fake_device.read()
+    warnings = []
+    monkeypatch.setattr(gpu_mode.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
     failed, result = run_module(gpu_mode, {'compute_mode': 'exclusive_process'})
     assert not failed and result['changed'] is False
     assert result['skipped_gpus'][0]['index'] == 0
     assert 'MIG is enabled' in result['skipped_gpus'][0]['reason']
-    assert 'MIG is enabled' in str(result['warnings'])
+    assert len(warnings) == 1 and 'MIG is enabled' in warnings[0]
     assert fake_device.read() == before
 
 

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edge_gpu.sharing.plugins.filter.gpu_plan import FilterModule
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
+from ansible_collections.edge_gpu.sharing.plugins.modules import iotedge_manifest, k8s_gpu_workload
+
+GPUS = [{'index': 0, 'uuid': 'GPU-5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8', 'name': 'Tesla T4', 'compute_capability': '7.5',
+         'memory': {'total': 16106127360}, 'mig_mode': None}]
+WORKLOADS = [{'name': 'detector', 'image': 'registry.local/detector:1', 'gpu_percentage': 20, 'gpu_memory': '2G'},
+             {'name': 'tracker', 'image': 'registry.local/tracker:1', 'gpu_percentage': 30}]
+
+
+def args(**more):
+    return dict(gpus=GPUS, sharing='mps', workloads=WORKLOADS, **more)
+
+
+def test_k8s_directory_written_once_then_unchanged(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    failed, result = run_module(k8s_gpu_workload, args(dest=dest))
+    assert not failed and result['changed'] is True
+    assert sorted(os.listdir(dest)) == ['detector.yaml', 'tracker.yaml']
+    with open(os.path.join(dest, 'detector.yaml')) as handle:
+        assert yaml.safe_load(handle) == result['objects'][0]
+    failed, result = run_module(k8s_gpu_workload, args(dest=dest))
+    assert result['changed'] is False
+
+
+def test_k8s_multi_document_file_and_diff(run_module, tmp_path):
+    dest = str(tmp_path / 'workloads.yaml')
+    run_module(k8s_gpu_workload, args(dest=dest))
+    changed = [dict(WORKLOADS[0], gpu_percentage=25), WORKLOADS[1]]
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest, _ansible_diff=True), workloads=changed))
+    assert result['changed'] is True
+    assert "value: '20'" in result['diff'][0]['before'] and "value: '25'" in result['diff'][0]['after']
+    with open(dest) as handle:
+        assert [doc['metadata']['name'] for doc in yaml.safe_load_all(handle)] == ['detector', 'tracker']
+
+
+def test_k8s_check_mode_writes_nothing(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    failed, result = run_module(k8s_gpu_workload, args(dest=dest), check_mode=True)
+    assert result['changed'] is True and result['files'] == [os.path.join(dest, 'detector.yaml'), os.path.join(dest, 'tracker.yaml')]
+    assert not os.path.exists(dest)
+
+
+def test_k8s_returns_objects_without_dest(run_module):
+    failed, result = run_module(k8s_gpu_workload, args(kind='Job'))
+    assert not failed and result['changed'] is False and [o['kind'] for o in result['objects']] == ['Job', 'Job']
+    assert result['plan']['gpus'][0]['percentage'] == 50.0
+
+
+@pytest.mark.parametrize('module', [k8s_gpu_workload, iotedge_manifest])
+def test_plan_failure_writes_nothing(run_module, tmp_path, module):
+    dest = str(tmp_path / 'out.yaml')
+    failed, result = run_module(module, dict(args(dest=dest), workloads=WORKLOADS + [
+        {'name': 'big', 'image': 'registry.local/big:1', 'gpu_percentage': 80}]))
+    assert failed and "workload 'big': does not fit" in result['msg']
+    assert not os.path.exists(dest)
+
+
+def test_k8s_bad_option(run_module):
+    failed, result = run_module(k8s_gpu_workload, args(namespace='Not Valid'))
+    assert failed and "namespace 'Not Valid'" in result['msg']
+
+
+def test_k8s_missing_yaml(run_module, tmp_path, monkeypatch):
+    monkeypatch.setattr(serialize, 'yaml', None)
+    failed, result = run_module(k8s_gpu_workload, args(dest=str(tmp_path)))
+    assert failed and 'PyYAML' in result['msg']
+
+
+def test_iotedge_written_private_once_then_unchanged(run_module, tmp_path):
+    dest = str(tmp_path / 'deployment.json')
+    creds = {'myacr': {'address': 'myacr.azurecr.io', 'username': 'edge', 'password': 's3cr3t-Pa55'}}
+    failed, result = run_module(iotedge_manifest, args(dest=dest, registry_credentials=creds))
+    assert not failed and result['changed'] is True
+    with open(dest) as handle:
+        written = json.load(handle)
+    assert written['modulesContent']['$edgeAgent']['properties.desired']['runtime']['settings']['registryCredentials'] == creds
+    assert os.stat(dest).st_mode & 0o777 == 0o600
+    assert 's3cr3t-Pa55' not in json.dumps(result)
+    failed, result = run_module(iotedge_manifest, args(dest=dest, registry_credentials=creds))
+    assert result['changed'] is False
+
+
+def test_iotedge_check_mode(run_module, tmp_path):
+    dest = str(tmp_path / 'deployment.json')
+    failed, result = run_module(iotedge_manifest, args(dest=dest), check_mode=True)
+    assert result['changed'] is True and not os.path.exists(dest)
+
+
+def test_iotedge_bad_option(run_module):
+    failed, result = run_module(iotedge_manifest, args(routes={'a.b': 'FROM /* INTO $upstream'}))
+    assert failed and "'a.b'" in result['msg']
+
+
+def test_gpu_plan_filter():
+    gpu_plan = FilterModule().filters()['gpu_plan']
+    plan = gpu_plan(GPUS, WORKLOADS, sharing='mps')
+    assert [w['env']['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] for w in plan['workloads']] == ['20', '30']
+    with pytest.raises(AnsibleFilterError) as info:
+        gpu_plan(GPUS, WORKLOADS)
+    assert "workload 'detector'" in str(info.value) and "workload 'tracker'" in str(info.value)
