@@ -62,7 +62,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: The plan, with C(workloads) (each with C(gpus), C(gpu_uuids) and C(env)) and C(gpus) (each with its total C(percentage), C(memory) and C(clients)).
+  description:
+    - The plan, with C(workloads) (each with C(gpus), C(gpu_uuids) and C(env)) and C(gpus) (each
+      with its total C(percentage), C(memory) and C(clients)).
   type: dict
 '''
 

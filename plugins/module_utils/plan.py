@@ -278,11 +278,15 @@ class _Planner(object):
     def plan(self, workloads):
         if not isinstance(workloads, list):
             raise PlanError(['workloads must be a list, got %r' % (workloads,)])
-        seen, placed = set(), []
-        parsed = [self._parse(workload, seen) for workload in workloads]
-        if self.problems:
-            raise PlanError(self.problems)
-        for workload in parsed:
+        seen, placed, valid = set(), [], []
+        for workload in workloads:
+            before = len(self.problems)
+            parsed = self._parse(workload, seen)
+            # A workload with bad input is reported and left out; the others are still placed,
+            # so that one error lists every workload that cannot run.
+            if parsed is not None and len(self.problems) == before:
+                valid.append(parsed)
+        for workload in valid:
             targets, reason = self._place(workload)
             if reason:
                 self.problems.append('%s: %s' % (workload['who'], reason))

@@ -36,6 +36,8 @@ def test_collection_is_installed_from_the_tarball():
     ('edge_gpu.sharing.gpu_mode', 'compute_mode'),
     ('edge_gpu.sharing.mps', 'default_active_thread_percentage'),
     ('edge_gpu.sharing.device_plugin_config', 'fail_requests_greater_than_one'),
+    ('edge_gpu.sharing.k8s_gpu_workload', 'reserved_gpus'),
+    ('edge_gpu.sharing.iotedge_manifest', 'registry_credentials'),
 ])
 def test_module_docs_render_every_section(module, option):
     proc = doc(module)
@@ -46,7 +48,8 @@ def test_module_docs_render_every_section(module, option):
     assert data['doc']['options'] and data['examples'] and data['return']
 
 
-@pytest.mark.parametrize('name', ['edge_gpu.sharing.gpu_summary', 'edge_gpu.sharing.gpu_fleet_summary'])
+@pytest.mark.parametrize('name', ['edge_gpu.sharing.gpu_summary', 'edge_gpu.sharing.gpu_fleet_summary',
+                                  'edge_gpu.sharing.gpu_plan'])
 def test_filter_docs_render(name):
     proc = doc('-t', 'filter', name)
     assert proc.returncode == 0, proc.stdout
@@ -54,7 +57,8 @@ def test_filter_docs_render(name):
 
 
 @pytest.mark.parametrize('role, variable', [('edge_gpu.sharing.mps', 'mps_enabled'),
-                                            ('edge_gpu.sharing.k8s_gpu_sharing', 'k8s_gpu_sharing_output_dir')])
+                                            ('edge_gpu.sharing.k8s_gpu_sharing', 'k8s_gpu_sharing_output_dir'),
+                                            ('edge_gpu.sharing.gpu_workloads', 'gpu_workloads_platform')])
 def test_role_argument_specs_render(role, variable):
     proc = doc('-t', 'role', role)
     assert proc.returncode == 0, proc.stdout

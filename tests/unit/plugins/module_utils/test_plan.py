@@ -130,7 +130,7 @@ def test_every_offending_workload_is_listed():
         planner.make_plan([gpu(0)], [work('a', gpu_percentage=70), work('b', gpu_percentage=70), work('c', gpu_percentage=70),
                                      work('d', gpu=2)], 'mps')
     problems = info.value.problems
-    assert [p.split(':')[0] for p in problems] == ["workload 'd'"]
+    assert [p.split(':')[0] for p in problems] == ["workload 'd'", "workload 'b'", "workload 'c'"]
     with pytest.raises(planner.PlanError) as info:
         planner.make_plan([gpu(0)], [work('a', gpu_percentage=70), work('b', gpu_percentage=70), work('c', gpu_percentage=70)], 'mps')
     assert [p.split(':')[0] for p in info.value.problems] == ["workload 'b'", "workload 'c'"]

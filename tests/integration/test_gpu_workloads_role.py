@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The gpu_workloads role in output-dir mode over the simulated fleet."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import jsonschema
+import yaml
+
+from harness import validate_kubernetes  # pylint: disable=import-error
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCHEMA_PATH = os.path.join(ROOT, '..', 'shared', 'schemas', 'azure-iot-edge-deployment-2.0.json')
+TARGET = 'all:!no_nvml'
+
+
+def test_fleet_renders_valid_manifests_idempotently(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'rendered')
+    check = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out},
+                     check=True)
+    assert check.rc == 0, check.output
+    assert not os.path.exists(out)
+
+    first = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out})
+    assert first.rc == 0, first.output
+    with open(SCHEMA_PATH) as handle:
+        schema = json.load(handle)
+    hosts = sorted(host for host, device in fleet_hosts.items() if device not in ('no_gpu', 'driver_not_loaded'))
+    assert sorted(os.listdir(out)) == hosts
+    for host in hosts:
+        files = sorted(os.listdir(os.path.join(out, host)))
+        if fleet_hosts[host] == 't4_dual':
+            assert files == ['counter.yaml', 'detector.yaml', 'tracker.yaml']
+            for name in files:
+                with open(os.path.join(out, host, name)) as handle:
+                    obj = yaml.safe_load(handle)
+                validate_kubernetes(obj)
+                assert obj['spec']['template']['spec']['hostIPC'] is True
+        else:
+            assert files == ['deployment.json']
+            with open(os.path.join(out, host, 'deployment.json')) as handle:
+                jsonschema.validate(json.load(handle), schema)
+
+    second = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out})
+    assert second.rc == 0, second.output
+    assert all(counts['changed'] == 0 for counts in second.recap().values()), second.recap()
+
+
+def test_manifest_is_left_on_the_device(fleet_hosts, playbook, sim_root):
+    dest = os.path.join(sim_root, '{{ inventory_hostname }}', 'deployment.json')
+    run = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': 'edge-02', 'gpu_workloads_iotedge_dest': dest})
+    assert run.rc == 0, run.output
+    with open(os.path.join(sim_root, 'edge-02', 'deployment.json')) as handle:
+        modules = json.load(handle)['modulesContent']['$edgeAgent']['properties.desired']['modules']
+    assert sorted(modules) == ['nbody1', 'nbody2']
+    assert os.stat(os.path.join(sim_root, 'edge-02', 'deployment.json')).st_mode & 0o777 == 0o600
+
+
+def test_device_that_cannot_hold_the_workloads_fails_and_writes_nothing(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'rendered')
+    run = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={
+        'target_hosts': 'edge-19', 'gpu_workloads_output_dir': out,
+        'gpu_workloads_list': [{'name': 'a', 'image': 'registry.local/a:1'}]})
+    assert run.rc != 0 and "workload 'a': no GPU can take it" in run.output and 'MIG-enabled' in run.output
+    assert not os.path.exists(out)

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Plans carried into Kubernetes objects and IoT Edge manifests, through ansible-playbook."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import jsonschema
+import pytest
+import yaml
+
+from harness import validate_kubernetes  # pylint: disable=import-error
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCHEMA_PATH = os.path.join(ROOT, '..', 'shared', 'schemas', 'azure-iot-edge-deployment-2.0.json')
+NBODY = 'nvcr.io/nvidia/k8s/cuda-sample:nbody'
+
+
+def schema():
+    with open(SCHEMA_PATH) as handle:
+        return json.load(handle)
+
+
+def nbody(name, **more):
+    return dict(name=name, image=NBODY, args=['nbody', '-gpu', '-benchmark'], **more)
+
+
+@pytest.fixture
+def render(fleet_hosts, playbook):
+    def run(module, args, target='edge-01', expect_failure=False, check=False):
+        run = playbook('%s_module.yml' % module, check=check,
+                       extra_vars={'target': target, 'module_args': args, 'expect_failure': expect_failure})
+        assert run.rc == 0, run.output
+        return run.result(target)
+    return run
+
+
+def env_of(container):
+    return dict((item['name'], item['value']) for item in container['env'])
+
+
+def test_vendor_example_time_shared_on_one_t4(render, tmp_path):
+    workloads = [nbody('nbody1', gpu=0), nbody('nbody2', gpu=0)]
+    k8s = render('k8s_gpu_workload', {'sharing': 'time_slicing', 'kind': 'Job', 'workloads': workloads,
+                                      'dest': str(tmp_path / 'k8s')})
+    for obj in k8s['objects']:
+        validate_kubernetes(obj)
+        pod = obj['spec']['template']['spec']
+        assert obj['kind'] == 'Job' and env_of(pod['containers'][0]) == {'NVIDIA_VISIBLE_DEVICES': '0'}
+        assert 'hostIPC' not in pod
+    edge = render('iotedge_manifest', {'sharing': 'time_slicing', 'workloads': workloads,
+                                       'dest': str(tmp_path / 'deployment.json')})
+    with open(str(tmp_path / 'deployment.json')) as handle:
+        manifest = json.load(handle)
+    jsonschema.validate(manifest, schema())
+    modules = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']
+    assert dict((name, module['env']) for name, module in modules.items()) == {
+        'nbody1': {'NVIDIA_VISIBLE_DEVICES': {'value': '0'}}, 'nbody2': {'NVIDIA_VISIBLE_DEVICES': {'value': '0'}}}
+    assert edge['plan']['gpus'][0]['clients'] == 2
+
+
+def test_vendor_example_under_mps_with_percentages(render, tmp_path):
+    workloads = [nbody('nbody1', gpu_percentage=20), nbody('nbody2', gpu_percentage=80)]
+    k8s = render('k8s_gpu_workload', {'sharing': 'mps', 'kind': 'Job', 'workloads': workloads})
+    percentages = []
+    for obj in k8s['objects']:
+        validate_kubernetes(obj)
+        pod = obj['spec']['template']['spec']
+        env = env_of(pod['containers'][0])
+        percentages.append(env['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'])
+        assert env['NVIDIA_VISIBLE_DEVICES'] == '0' and env['CUDA_MPS_PIPE_DIRECTORY'] == '/tmp/nvidia-mps'
+        assert pod['hostIPC'] is True
+    assert percentages == ['20', '80']
+    dest = str(tmp_path / 'deployment.json')
+    render('iotedge_manifest', {'sharing': 'mps', 'workloads': workloads, 'dest': dest})
+    with open(dest) as handle:
+        manifest = json.load(handle)
+    jsonschema.validate(manifest, schema())
+    for name, percentage in (('nbody1', '20'), ('nbody2', '80')):
+        module = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules'][name]
+        assert module['env']['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] == {'value': percentage}
+        options = json.loads(''.join(value for key, value in sorted(module['settings'].items()) if key.startswith('createOptions')))
+        assert options['HostConfig']['IpcMode'] == 'host'
+        assert options['HostConfig']['Binds'] == ['/tmp/nvidia-mps:/tmp/nvidia-mps']
+
+
+NASTY = [
+    'say "hello"', "it's", 'two\nlines', 'key: value', '- item', '# not a comment', '&anchor', '*alias',
+    '!!python/object/apply:os.system ["id"]', '{"json": [1, 2]}', 'back\\slash', '$(reboot)', '`id`', '${HOME}', '',
+    '   padded   ', 'trailing space ', 'tab\there', 'ünïcødé', '0', 'true', 'null', '1e3',
+]
+
+
+@pytest.mark.parametrize('module', ['k8s_gpu_workload', 'iotedge_manifest'])
+def test_metacharacters_are_carried_exactly_never_injected(render, tmp_path, module):
+    env = dict(('VAR_%02d' % number, value) for number, value in enumerate(NASTY))
+    dest = str(tmp_path / ('out.yaml' if module == 'k8s_gpu_workload' else 'deployment.json'))
+    render(module, {'sharing': 'mps', 'dest': dest, 'workloads': [
+        dict(nbody('carrier', gpu_percentage=10, env=env), args=NASTY, command=['sh', '-c', 'echo "$VAR_00"; exit 0'])]})
+    with open(dest) as handle:
+        if module == 'k8s_gpu_workload':
+            documents = list(yaml.safe_load_all(handle))
+            assert len(documents) == 1
+            validate_kubernetes(documents[0])
+            container = documents[0]['spec']['template']['spec']['containers'][0]
+            got_env, got_args, got_command = env_of(container), container['args'], container['command']
+        else:
+            manifest = json.load(handle)
+            jsonschema.validate(manifest, schema())
+            module_spec = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']['carrier']
+            got_env = dict((name, value['value']) for name, value in module_spec['env'].items())
+            options = json.loads(''.join(value for key, value in sorted(module_spec['settings'].items())
+                                         if key.startswith('createOptions')))
+            got_args, got_command = options['Cmd'], options['Entrypoint']
+    assert dict((name, value) for name, value in got_env.items() if name.startswith('VAR_')) == env
+    assert got_args == NASTY
+    assert got_command == ['sh', '-c', 'echo "$VAR_00"; exit 0']
+
+
+@pytest.mark.parametrize('workload, words', [
+    (nbody('Bad_Name'), "workload 'Bad_Name': the name must be a DNS-1123 label"),
+    (nbody('x\ny'), 'the name must be a DNS-1123 label'),
+    (nbody('a', env={'BAD NAME': 'x'}), "'BAD NAME' is not a valid environment variable name"),
+    (dict(nbody('a'), image='nbody\n  hostNetwork: true'), 'is not a container image reference'),
+    (nbody('a', env={'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '100'}), 'is set by the sharing plan'),
+])
+@pytest.mark.parametrize('module', ['k8s_gpu_workload', 'iotedge_manifest'])
+def test_bad_names_are_rejected_and_nothing_is_written(render, tmp_path, module, workload, words):
+    dest = str(tmp_path / 'out.yaml')
+    result = render(module, {'workloads': [workload], 'dest': dest}, expect_failure=True)
+    assert result['failed'] is True and words in result['msg']
+    assert not os.path.exists(dest)
+
+
+@pytest.mark.parametrize('module', ['k8s_gpu_workload', 'iotedge_manifest'])
+def test_same_inputs_not_changed_and_check_mode_writes_nothing(render, tmp_path, module):
+    dest = str(tmp_path / 'out.yaml')
+    args = {'sharing': 'mps', 'dest': dest, 'workloads': [nbody('a', gpu_percentage=50), nbody('b', gpu_percentage=50)]}
+    assert render(module, args, check=True)['changed'] is True and not os.path.exists(dest)
+    assert render(module, args)['changed'] is True
+    assert render(module, args)['changed'] is False
+    changed = dict(args, workloads=[nbody('a', gpu_percentage=40), nbody('b', gpu_percentage=50)])
+    with open(dest, 'rb') as handle:
+        before = handle.read()
+    assert render(module, changed, check=True)['changed'] is True
+    with open(dest, 'rb') as handle:
+        assert handle.read() == before
+
+
+def test_plan_that_cannot_be_made_names_every_workload(render):
+    result = render('k8s_gpu_workload', {'sharing': 'mps', 'workloads': [
+        nbody('a', gpu_percentage=60), nbody('b', gpu_percentage=60), nbody('c', gpu_memory='20G'), nbody('d', gpu=1)]},
+        expect_failure=True)
+    for name in ('b', 'c', 'd'):
+        assert "workload '%s'" % name in result['msg']
+    assert "workload 'a'" not in result['msg']
+
+
+def test_reserved_gpu_is_never_used(render):
+    result = render('k8s_gpu_workload', {'sharing': 'time_slicing', 'reserved_gpus': [0],
+                                         'workloads': [nbody('a'), nbody('b')]}, target='edge-13')
+    assert [w['gpus'] for w in result['plan']['workloads']] == [[1], [1]]
+    assert result['plan']['gpus'][0]['reserved'] is True and result['plan']['gpus'][0]['clients'] == 0
