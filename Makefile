@@ -24,12 +24,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration gpu-tests changelog clean
+.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean
 
 demo: install fleet
 	$(BIN)/ansible-playbook -f 10 -i tests/sim/inventory.yml edge_gpu.sharing.gpu_inventory
 
-test: install fleet nvidia-userland sanity units lint integration gpu-tests changelog
+test: install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog
 	@echo "make test: all suites passed"
 
 venv: $(VENV)/.installed
@@ -81,6 +81,10 @@ lint: venv
 integration: install fleet nvidia-userland
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
 	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini tests/integration
+
+# The roles' molecule scenarios, on the simulated fleet (reset first).
+molecule: install fleet
+	cd $(CURDIR) && $(BIN)/molecule test --all
 
 # Real-GPU tests: they skip themselves where no NVIDIA GPU is present.
 gpu-tests: install
