@@ -27,7 +27,7 @@ description:
 author:
   - Edge GPU maintainers (@edge-gpu)
 requirements:
-  - PyYAML on the host that runs the module
+  - PyYAML on the host that runs the module, to write O(dest) or build O(profiles)
 attributes:
   check_mode:
     support: full
@@ -246,9 +246,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if serialize.yaml is None:
-        module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
     params = module.params
+    # Checking a config needs nothing; writing one or building the ConfigMap's YAML needs PyYAML.
+    if serialize.yaml is None and (params['dest'] or params['profiles'] is not None):
+        module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
     gpus = params['gpus']
     # With only profiles, no single config is built; any top-level sharing option asks for one.
     single = params['profiles'] is None or any(params[key] is not None for key in SINGLE_OPTIONS)

@@ -240,13 +240,12 @@ def check_directory(path, what):
                           % (what, path, stat.S_IMODE(info.st_mode)))
         if not os.access(path, os.W_OK | os.X_OK):
             raise Failure('%s %s is not writable' % (what, path))
-        return False
+        return
     parent = path
     while not os.path.lexists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
         raise Failure('%s %s cannot be created: %s is not a writable directory' % (what, path, parent))
-    return True
 
 
 def resolve_gpus(selectors):

@@ -113,7 +113,10 @@ def test_dest_that_is_a_directory(run_module, tmp_path):
     assert failed and 'is a directory' in result['msg']
 
 
-def test_missing_yaml(run_module, monkeypatch):
+def test_missing_yaml(run_module, monkeypatch, dest):
     monkeypatch.setattr(serialize, 'yaml', None)
-    failed, result = run_module(module, {'replicas': 2})
+    failed, result = run_module(module, {'replicas': 2, 'dest': dest})
     assert failed and 'PyYAML' in result['msg']
+    # Checking a config on a node without PyYAML still works.
+    failed, result = run_module(module, {'replicas': 2})
+    assert not failed and result['config']['sharing']['timeSlicing']['resources'][0]['replicas'] == 2
