@@ -78,9 +78,10 @@ units: venv $(SRC_TREE)
 lint: venv
 	$(BIN)/ansible-lint --offline --profile production
 
+# Each test lays out its own fleet under /tmp, so two workers can run side by side.
 integration: install fleet nvidia-userland
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
-	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini tests/integration
+	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini -n 2 tests/integration
 
 # The roles' molecule scenarios, on the simulated fleet (reset first).
 molecule: install fleet
