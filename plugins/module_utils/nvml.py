@@ -163,6 +163,16 @@ class Nvml(object):
     def uuid(self, index, handle):
         return text(self.call('reading the UUID of GPU %d' % index, self.lib.nvmlDeviceGetUUID, handle))
 
+    def select(self, selectors):
+        """Open every GPU and resolve ``selectors`` (from ``parse_gpu_selectors``).
+
+        Returns ``(handles, uuids, indexes)``: a handle and UUID per GPU of the host, and the
+        selected indexes in device order. ``ValueError`` names selectors that match no GPU.
+        """
+        handles = [self.handle(index) for index in range(self.count())]
+        uuids = [self.uuid(index, handle) for index, handle in enumerate(handles)]
+        return handles, uuids, resolve_gpu_selectors(selectors, uuids)
+
     def compute_mode(self, index, handle):
         value = self.optional('reading the compute mode of GPU %d' % index, self.lib.nvmlDeviceGetComputeMode, handle)
         return self.compute_mode_name(value)

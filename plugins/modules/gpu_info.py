@@ -291,11 +291,8 @@ def unavailable(reason, mps_daemon):
 
 
 def read_gpus(session, selectors, with_processes):
-    count = session.count()
-    handles = [session.handle(index) for index in range(count)]
-    uuids = [session.uuid(index, handle) for index, handle in enumerate(handles)]
-    indexes = nvml.resolve_gpu_selectors(selectors, uuids)
-    return count, [session.gpu(index, handles[index], with_processes) for index in indexes]
+    handles, _uuids, indexes = session.select(selectors)
+    return len(handles), [session.gpu(index, handles[index], with_processes) for index in indexes]
 
 
 def main():

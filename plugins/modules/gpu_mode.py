@@ -156,9 +156,7 @@ def main():
 
     try:
         with nvml.nvml_session() as session:
-            handles = [session.handle(index) for index in range(session.count())]
-            uuids = [session.uuid(index, handle) for index, handle in enumerate(handles)]
-            indexes = nvml.resolve_gpu_selectors(selectors, uuids)
+            handles, _uuids, indexes = session.select(selectors)
             gpus = [session.gpu(index, handles[index]) for index in indexes]
             changes, skipped = gpu_modes.plan(gpus, explicit, params['compute_mode'],
                                               params['persistence_mode'], params['force'])

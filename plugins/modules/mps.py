@@ -254,9 +254,7 @@ def resolve_gpus(selectors):
         raise Failure(missing_required_lib(nvml.PYNVML_PACKAGE))
     try:
         with nvml.nvml_session() as session:
-            handles = [session.handle(index) for index in range(session.count())]
-            uuids = [session.uuid(index, handle) for index, handle in enumerate(handles)]
-            indexes = nvml.resolve_gpu_selectors(selectors, uuids)
+            handles, uuids, indexes = session.select(selectors)
             mig = [index for index in indexes if (session.mig_mode(index, handles[index]) or {}).get('current') == 'enabled']
     except (ValueError, nvml.NvmlError) as exc:
         raise Failure('gpus: %s' % exc)
