@@ -67,3 +67,16 @@ def write_file(module, dest, content, mode=0o644, backup=False):
     except OSError as exc:
         module.fail_json(msg='cannot set the mode of %s: %s' % (dest, to_native(exc)))
     return result
+
+
+def remove_file(module, path):
+    """Remove a generated file that is no longer wanted; returns its diff."""
+    old = read_bytes(path)
+    if old is None:
+        return None
+    if not module.check_mode:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            module.fail_json(msg='cannot remove %s: %s' % (path, to_native(exc)))
+    return {'before_header': path, 'after_header': path, 'before': to_text(old), 'after': ''}

@@ -63,6 +63,13 @@ options:
       - A directory (one C(<workload>.yaml) per workload) or, when it ends in C(.yaml) or C(.yml),
         one multi-document file.
     type: path
+  prune:
+    description:
+      - In a O(dest) directory, remove the C(.yaml) files this module wrote earlier for workloads
+        that are no longer in O(workloads) (recognised by their C(app.kubernetes.io/managed-by)
+        label); other files are left alone.
+    type: bool
+    default: true
 seealso:
   - module: edge_gpu.sharing.gpu_info
   - module: edge_gpu.sharing.iotedge_manifest
@@ -115,6 +122,11 @@ files:
   returned: when O(dest) is given
   type: list
   elements: str
+removed:
+  description: Files of workloads no longer planned that were removed (or would be, in check mode).
+  returned: when O(dest) is a directory
+  type: list
+  elements: str
 '''
 
 import os
@@ -122,23 +134,45 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import remove_file, write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
 
 
-def write_objects(module, dest, objects):
-    """Write the objects; returns (changed, files, diffs)."""
+def stale_files(dest, wanted):
+    """Files in ``dest`` that this module wrote for workloads no longer in ``wanted``."""
+    stale = []
+    for name in sorted(os.listdir(dest)) if os.path.isdir(dest) else []:
+        path = os.path.join(dest, name)
+        if not name.endswith('.yaml') or path in wanted or not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as handle:
+                obj = serialize.yaml.safe_load(handle)
+        except (IOError, OSError, serialize.yaml.YAMLError):
+            continue
+        metadata = obj.get('metadata') if isinstance(obj, dict) else None
+        labels = metadata.get('labels') if isinstance(metadata, dict) else None
+        if isinstance(labels, dict) and all(labels.get(key) == value for key, value in kubernetes.MANAGED_BY.items()):
+            stale.append(path)
+    return stale
+
+
+def write_objects(module, dest, objects, prune):
+    """Write the objects; returns (changed, files, removed, diffs)."""
     if dest.endswith(('.yaml', '.yml')):
         targets = [(dest, serialize.dump_yaml_documents(objects))]
     else:
         targets = [(os.path.join(dest, obj['metadata']['name'] + '.yaml'), serialize.dump_yaml(obj)) for obj in objects]
-    changed, diffs = False, []
+    files = [path for path, _content in targets]
+    removed = stale_files(dest, files) if prune and not dest.endswith(('.yaml', '.yml')) else []
+    changed, diffs = bool(removed), []
     for path, content in targets:
         written = write_file(module, path, content)
         changed = changed or written['changed']
         if written['changed']:
             diffs.append(written['diff'])
-    return changed, [path for path, _content in targets], diffs
+    diffs.extend(remove_file(module, path) for path in removed)
+    return changed, files, removed, diffs
 
 
 def main():
@@ -150,6 +184,7 @@ def main():
         gpu_resource=dict(type='str'),
         runtime_class=dict(type='str'),
         dest=dict(type='path'),
+        prune=dict(type='bool', default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -163,7 +198,9 @@ def main():
     if params['dest']:
         if serialize.yaml is None:
             module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
-        result['changed'], result['files'], diffs = write_objects(module, params['dest'], objects)
+        result['changed'], result['files'], removed, diffs = write_objects(module, params['dest'], objects, params['prune'])
+        if not params['dest'].endswith(('.yaml', '.yml')):
+            result['removed'] = removed
         if module._diff:
             result['diff'] = diffs
     module.exit_json(**result)

@@ -115,3 +115,30 @@ def test_gpu_plan_filter():
     with pytest.raises(AnsibleFilterError) as info:
         gpu_plan(GPUS, WORKLOADS)
     assert "workload 'detector'" in str(info.value) and "workload 'tracker'" in str(info.value)
+
+
+def test_k8s_prunes_files_of_workloads_no_longer_planned(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    run_module(k8s_gpu_workload, args(dest=dest))
+    with open(os.path.join(dest, 'README.yaml'), 'w') as handle:
+        handle.write('note: not ours\n')
+    with open(os.path.join(dest, 'broken.yaml'), 'w') as handle:
+        handle.write('{{ not yaml\n')
+    only_detector = dict(args(dest=dest), workloads=WORKLOADS[:1])
+    failed, result = run_module(k8s_gpu_workload, dict(only_detector), check_mode=True)
+    assert result['changed'] is True and result['removed'] == [os.path.join(dest, 'tracker.yaml')]
+    assert os.path.exists(os.path.join(dest, 'tracker.yaml'))
+    failed, result = run_module(k8s_gpu_workload, dict(only_detector, _ansible_diff=True))
+    assert result['removed'] == [os.path.join(dest, 'tracker.yaml')]
+    assert result['diff'][-1]['after'] == '' and 'tracker' in result['diff'][-1]['before']
+    assert sorted(os.listdir(dest)) == ['README.yaml', 'broken.yaml', 'detector.yaml']
+    failed, result = run_module(k8s_gpu_workload, only_detector)
+    assert result['changed'] is False and result['removed'] == []
+
+
+def test_k8s_prune_can_be_turned_off(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    run_module(k8s_gpu_workload, args(dest=dest))
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest, prune=False), workloads=WORKLOADS[:1]))
+    assert result['changed'] is False and result['removed'] == []
+    assert sorted(os.listdir(dest)) == ['detector.yaml', 'tracker.yaml']
