@@ -116,7 +116,9 @@ def text(value):
 
 
 def _is_not_supported(exc):
-    return getattr(exc, 'value', None) == ERROR_NOT_SUPPORTED
+    # A GPU without the feature answers NOT_SUPPORTED; a driver older than the binding's call
+    # (for example a 470 driver and nvidia-ml-py's _v3 process list) answers FUNCTION_NOT_FOUND.
+    return getattr(exc, 'value', None) in (ERROR_NOT_SUPPORTED, ERROR_FUNCTION_NOT_FOUND)
 
 
 class Nvml(object):
@@ -133,7 +135,7 @@ class Nvml(object):
             raise describe_error(exc, doing)
 
     def optional(self, doing, func, *args):
-        """Like ``call`` but a field the GPU does not support reads as ``None``."""
+        """Like ``call`` but a field the GPU or driver does not support reads as ``None``."""
         try:
             return func(*args)
         except self.lib.NVMLError as exc:
@@ -244,11 +246,8 @@ class Nvml(object):
 
     def processes(self, index, handle):
         """Compute processes on a GPU, typed the way nvidia-smi types them (``C`` / ``M+C``)."""
-        lib = self.lib
-        compute = self.optional('listing compute processes on GPU %d' % index,
-                                lib.nvmlDeviceGetComputeRunningProcesses, handle) or []
-        mps_clients = self.optional('listing MPS client processes on GPU %d' % index,
-                                    lib.nvmlDeviceGetMPSComputeRunningProcesses, handle) or []
+        compute = self._process_list(index, handle, 'compute', 'nvmlDeviceGetComputeRunningProcesses')
+        mps_clients = self._process_list(index, handle, 'MPS client', 'nvmlDeviceGetMPSComputeRunningProcesses')
         mps_pids = set(proc.pid for proc in mps_clients)
         by_pid = {}
         for proc in list(compute) + list(mps_clients):
@@ -264,6 +263,21 @@ class Nvml(object):
                 'mps_server': bool(name) and name.rsplit('/', 1)[-1] == MPS_SERVER_NAME,
             })
         return result
+
+    def _process_list(self, index, handle, kind, function):
+        """A process list, from the binding's newest call or, on drivers older than that
+        call (FUNCTION_NOT_FOUND), from its ``_v2`` form, so no running process is missed."""
+        doing = 'listing %s processes on GPU %d' % (kind, index)
+        for name in (function, function + '_v2'):
+            try:
+                return getattr(self.lib, name)(handle) or []
+            except self.lib.NVMLError as exc:
+                if getattr(exc, 'value', None) == ERROR_FUNCTION_NOT_FOUND:
+                    continue
+                if _is_not_supported(exc):
+                    return []
+                raise describe_error(exc, doing)
+        return []
 
     def process_name(self, pid):
         try:

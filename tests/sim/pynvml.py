@@ -332,8 +332,16 @@ def nvmlDeviceGetComputeRunningProcesses(handle):
     return _processes(handle, 'nvmlDeviceGetComputeRunningProcesses', 'compute_processes')
 
 
+def nvmlDeviceGetComputeRunningProcesses_v2(handle):
+    return _processes(handle, 'nvmlDeviceGetComputeRunningProcesses_v2', 'compute_processes')
+
+
 def nvmlDeviceGetMPSComputeRunningProcesses(handle):
     return _processes(handle, 'nvmlDeviceGetMPSComputeRunningProcesses', 'mps_processes')
+
+
+def nvmlDeviceGetMPSComputeRunningProcesses_v2(handle):
+    return _processes(handle, 'nvmlDeviceGetMPSComputeRunningProcesses_v2', 'mps_processes')
 
 
 def _set(handle, function, key, value, allowed):

@@ -104,6 +104,38 @@ def test_mps_only_process_is_listed_as_client(fake_device, device_data):
     assert gpus[0]['processes'] == [{'pid': 77, 'name': None, 'used_memory': 1, 'type': 'M+C', 'mps_server': False}]
 
 
+def test_old_driver_process_lists_come_from_the_v2_calls(fake_device, device_data):
+    data = device_data('t4_dual')
+    data['gpus'][1]['errors'] = {
+        'nvmlDeviceGetComputeRunningProcesses': 'NVML_ERROR_FUNCTION_NOT_FOUND',
+        'nvmlDeviceGetMPSComputeRunningProcesses': 'NVML_ERROR_FUNCTION_NOT_FOUND',
+        'nvmlDeviceGetMigMode': 'NVML_ERROR_FUNCTION_NOT_FOUND',
+    }
+    fake_device.write(data)
+    _system, gpus = read_all()
+    assert gpus[1]['mig_mode'] is None
+    assert [(proc['pid'], proc['type']) for proc in gpus[1]['processes']] == [(3100, 'C'), (3201, 'M+C'), (3202, 'M+C')]
+
+
+def test_driver_without_any_process_call_lists_none(fake_device, device_data):
+    data = device_data('t4_single_busy')
+    data['gpus'][0]['errors'] = dict((name, 'NVML_ERROR_FUNCTION_NOT_FOUND') for name in (
+        'nvmlDeviceGetComputeRunningProcesses', 'nvmlDeviceGetComputeRunningProcesses_v2',
+        'nvmlDeviceGetMPSComputeRunningProcesses', 'nvmlDeviceGetMPSComputeRunningProcesses_v2'))
+    fake_device.write(data)
+    _system, gpus = read_all()
+    assert gpus[0]['processes'] == []
+
+
+def test_process_list_failure_names_the_gpu(fake_device, device_data):
+    data = device_data('t4_single_busy')
+    data['gpus'][0]['errors'] = {'nvmlDeviceGetComputeRunningProcesses': 'NVML_ERROR_GPU_IS_LOST'}
+    fake_device.write(data)
+    with pytest.raises(nvml.NvmlError) as info:
+        read_all()
+    assert 'listing compute processes on GPU 0' in str(info.value) and info.value.kind == 'gpu_lost'
+
+
 def test_unsupported_cuda_version_and_process_lists(fake_device, device_data):
     data = device_data('t4_single')
     data['cuda_driver_version'] = None
