@@ -281,8 +281,10 @@ def set_default(control, name, value):
     elif name == 'default_client_priority':
         control.set_client_priority(value)
     else:
+        # A limit that was never set (None) has nothing to set back: the daemon has no "unset".
         for device, text in sorted(value.items()):
-            control.set_pinned_mem_limit(device, mps.parse_mem_limit(text))
+            if text:
+                control.set_pinned_mem_limit(device, mps.parse_mem_limit(text))
 
 
 def differing(current, wanted):
@@ -331,11 +333,11 @@ def run(module):
         pid = mps.daemon_pid(pipe)
     except OSError as exc:
         raise Failure('cannot tell whether an MPS daemon serves %s: %s' % (pipe, exc))
+    not_running = snapshot(False, None, [], None, logs, fresh_defaults([]))
     binary = find_binary(module)
     if binary is None:
         if params['state'] == 'stopped' and pid is None:
-            stopped = snapshot(False, None, [], None, logs, fresh_defaults([]))
-            return False, stopped, stopped
+            return False, not_running, not_running
         raise Failure('%s not found: install the NVIDIA driver utilities that provide it (Debian/Ubuntu: '
                       'nvidia-cuda-mps or nvidia-utils-<version>) or set control_binary' % params['control_binary'])
     control = mps.MpsControl(module.run_command, binary, pipe, logs, timeout=params['timeout'],
@@ -351,7 +353,7 @@ def run(module):
     devices = sorted(set(range(len(visible or []))) | set(limits))
 
     if pid is None:
-        current = snapshot(False, None, [], None, logs, fresh_defaults([]))
+        current = not_running
     else:
         env = mps.daemon_environment(pid)
         current = snapshot(True, pid, control.server_pids(), env.get('CUDA_VISIBLE_DEVICES'),
@@ -425,7 +427,7 @@ def start(module, control, current, wanted, visible, devices):
         for name in reversed(applied):
             old = base[name]
             if name == 'default_pinned_device_mem_limit':
-                old = dict((device, text) for device, text in old.items() if text and device in todo[name])
+                old = dict((device, text) for device, text in old.items() if device in todo[name])
             set_default(control, name, old)
         raise Failure('%s; the defaults changed before were put back' % exc)
     final = snapshot(True, control.pid(), control.server_pids(), visible_text if need_start else current['visible_devices'],
@@ -439,10 +441,7 @@ def restore_previous_daemon(control, previous):
     visible = previous['visible_devices'].split(',') if previous['visible_devices'] else None
     old.start(visible)
     for name in ('default_active_thread_percentage', 'default_client_priority', 'default_pinned_device_mem_limit'):
-        value = previous[name]
-        if name == 'default_pinned_device_mem_limit':
-            value = dict((device, text) for device, text in value.items() if text)
-        set_default(old, name, value)
+        set_default(old, name, previous[name])
 
 
 def main():

@@ -41,6 +41,12 @@ def render(fleet_hosts, playbook):
     return run
 
 
+def create_options(module_spec):
+    """The Docker create options of an IoT Edge module, its createOptions chunks joined in order."""
+    settings = module_spec['settings']
+    return json.loads(''.join(value for key, value in sorted(settings.items()) if key.startswith('createOptions')))
+
+
 def env_of(container):
     return dict((item['name'], item['value']) for item in container['env'])
 
@@ -85,7 +91,7 @@ def test_vendor_example_under_mps_with_percentages(render, tmp_path):
     for name, percentage in (('nbody1', '20'), ('nbody2', '80')):
         module = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules'][name]
         assert module['env']['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] == {'value': percentage}
-        options = json.loads(''.join(value for key, value in sorted(module['settings'].items()) if key.startswith('createOptions')))
+        options = create_options(module)
         assert options['HostConfig']['IpcMode'] == 'host'
         assert options['HostConfig']['Binds'] == ['/tmp/nvidia-mps:/tmp/nvidia-mps']
 
@@ -115,8 +121,7 @@ def test_metacharacters_are_carried_exactly_never_injected(render, tmp_path, mod
             jsonschema.validate(manifest, schema())
             module_spec = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']['carrier']
             got_env = dict((name, value['value']) for name, value in module_spec['env'].items())
-            options = json.loads(''.join(value for key, value in sorted(module_spec['settings'].items())
-                                         if key.startswith('createOptions')))
+            options = create_options(module_spec)
             got_args, got_command = options['Cmd'], options['Entrypoint']
     assert dict((name, value) for name, value in got_env.items() if name.startswith('VAR_')) == env
     assert got_args == NASTY
