@@ -70,11 +70,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.plan import PlanError, make_plan
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import PlanError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import DEFAULT_PIPE_DIRECTORY
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.plan import make_plan
 
 
 def gpu_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, oversubscribe=False,
-             mps_pipe_directory='/tmp/nvidia-mps', device_ids='index'):
+             mps_pipe_directory=DEFAULT_PIPE_DIRECTORY, device_ids='index'):
     try:
         return make_plan(gpus, workloads, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids)
     except PlanError as exc:

@@ -18,6 +18,8 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import FileError
+
 
 def read_bytes(path):
     try:
@@ -38,7 +40,7 @@ def write_file(module, dest, content, mode=0o644, backup=False):
         result['diff']['before'] = result['diff']['after']
         return result
     if os.path.isdir(dest):
-        module.fail_json(msg='dest %s is a directory, not a file' % dest)
+        raise FileError('dest %s is a directory, not a file' % dest)
     result['changed'] = True
     if module.check_mode:
         return result
@@ -59,13 +61,13 @@ def write_file(module, dest, content, mode=0o644, backup=False):
             os.unlink(tmp)
             raise
     except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot write %s: %s' % (dest, to_native(exc)))
+        raise FileError('cannot write %s: %s' % (dest, to_native(exc)))
     module.atomic_move(tmp, dest)
     # atomic_move gives a new file the umask's mode; files holding secrets must not be readable by all.
     try:
         os.chmod(dest, mode)
     except OSError as exc:
-        module.fail_json(msg='cannot set the mode of %s: %s' % (dest, to_native(exc)))
+        raise FileError('cannot set the mode of %s: %s' % (dest, to_native(exc)))
     return result
 
 
@@ -78,5 +80,5 @@ def remove_file(module, path):
         try:
             os.unlink(path)
         except OSError as exc:
-            module.fail_json(msg='cannot remove %s: %s' % (path, to_native(exc)))
+            raise FileError('cannot remove %s: %s' % (path, to_native(exc)))
     return {'before_header': path, 'after_header': path, 'before': to_text(old), 'after': ''}

@@ -13,17 +13,11 @@ problem; ``apply`` makes the changes and puts back what it had changed if one fa
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ModeError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import label, mig_enabled
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import NvmlError
 
 FIELDS = ('compute_mode', 'persistence_mode')
-
-
-class ModeError(Exception):
-    """The requested modes cannot be applied; nothing was changed."""
-
-
-def label(gpu):
-    return 'GPU %d (%s)' % (gpu['index'], gpu['uuid'])
 
 
 def _process_list(processes):
@@ -42,8 +36,7 @@ def plan(gpus, explicit, compute_mode=None, persistence_mode=None, force=False):
         before = dict((field, gpu[field]) for field in FIELDS)
         after = dict(before)
         if compute_mode is not None and gpu['compute_mode'] != compute_mode:
-            mig = gpu.get('mig_mode') or {}
-            if mig.get('current') == 'enabled':
+            if mig_enabled(gpu):
                 reason = 'MIG is enabled: its compute mode is not changed (MPS and compute modes apply to MIG instances)'
                 if explicit:
                     problems.append('%s: %s' % (label(gpu), reason))

@@ -14,11 +14,12 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
-import re
 import struct
 import time
 
-DEFAULT_PIPE_DIRECTORY = '/tmp/nvidia-mps'
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import MpsError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import memory_text, number_text
+
 CONTROL_BINARY = 'nvidia-cuda-mps-control'
 
 # The daemon writes no pid file. While it runs it holds a POSIX write lock on
@@ -65,55 +66,8 @@ def daemon_status(pipe_directory):
 
 # ---- talking to the control daemon --------------------------------------------------------
 
-DEFAULT_LOG_DIRECTORY = '/var/log/nvidia-mps'
-# The daemon binds "<pipe directory>/control_privileged" as a UNIX socket; longer paths
-# than sun_path holds make it exit 1 without a word, so they are refused up front.
-_SOCKET_PATH_MAX = 107
-_LONGEST_SOCKET = 'control_privileged'
-
 # coreutils' timeout exits 124 when it had to stop the command.
 _TIMED_OUT = 124
-
-_UNITS = (('G', 1024 ** 3), ('M', 1024 ** 2), ('K', 1024))
-_MEM_LIMIT_RE = re.compile(r'^([0-9]+)([KMG])$')
-_PERCENT_RE = re.compile(r'^[0-9]+(\.[0-9]+)?$')
-
-
-class MpsError(Exception):
-    """The MPS control daemon did not do what was asked; the message says what it said."""
-
-
-def parse_percentage(value, name='default_active_thread_percentage'):
-    """A percentage of SMs, 1 to 100, as a float; ``ValueError`` naming the value otherwise."""
-    if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
-            isinstance(value, str) and _PERCENT_RE.match(value.strip()))):
-        raise ValueError('%s must be a number from 1 to 100, got %r' % (name, value))
-    number = float(value)
-    if not 1 <= number <= 100:
-        raise ValueError('%s must be a number from 1 to 100, got %r' % (name, value))
-    return number
-
-
-def parse_mem_limit(value, name='default_pinned_device_mem_limit'):
-    """A memory limit such as ``2G``, ``512M`` or ``1024K``, in bytes."""
-    match = _MEM_LIMIT_RE.match(str(value).strip().upper()) if isinstance(value, str) else None
-    if not match or int(match.group(1)) == 0:
-        raise ValueError('%s: %r is not a memory size such as 512M or 2G (a whole number and K, M or G)' % (name, value))
-    return int(match.group(1)) * dict(_UNITS)[match.group(2)]
-
-
-def mem_limit_text(size):
-    """The daemon's spelling of a limit: the largest unit it reaches, rounded down."""
-    for unit, factor in _UNITS:
-        if size >= factor:
-            return '%d%s' % (size // factor, unit)
-    return str(size)
-
-
-def check_pipe_directory_length(pipe_directory):
-    if len(os.path.join(pipe_directory, _LONGEST_SOCKET)) > _SOCKET_PATH_MAX:
-        raise ValueError('pipe_directory %r is too long: the control socket path must fit in %d bytes'
-                         % (pipe_directory, _SOCKET_PATH_MAX))
 
 
 def daemon_environment(pid):
@@ -206,7 +160,7 @@ class MpsControl(object):
         return self._float('get_default_active_thread_percentage')
 
     def set_active_thread_percentage(self, value):
-        command = 'set_default_active_thread_percentage %s' % _number_text(value)
+        command = 'set_default_active_thread_percentage %s' % number_text(value)
         reply = self.query(command)
         if _float_or_none(reply) != float(value):
             raise MpsError('the MPS control daemon refused %r (it answered %r); its log says:\n%s'
@@ -216,7 +170,7 @@ class MpsControl(object):
         return self.query('get_default_device_pinned_mem_limit %d' % device) or None
 
     def set_pinned_mem_limit(self, device, size):
-        text = mem_limit_text(size)
+        text = memory_text(size)
         command = 'set_default_device_pinned_mem_limit %d %s' % (device, text)
         reply = self.query(command)
         if reply or self.pinned_mem_limit(device) != text:
@@ -278,8 +232,3 @@ def _float_or_none(text):
         return float(text)
     except (TypeError, ValueError):
         return None
-
-
-def _number_text(value):
-    value = float(value)
-    return '%d' % value if value == int(value) else repr(value)

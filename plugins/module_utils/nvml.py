@@ -13,9 +13,11 @@ can act on; fields a GPU does not support come back as ``None``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
 import traceback
 from contextlib import contextmanager
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError
 
 try:
     import pynvml
@@ -83,16 +85,14 @@ _COMPUTE_MODE_CONSTANTS = {
     'prohibited': 'NVML_COMPUTEMODE_PROHIBITED',
 }
 
-GPU_UUID_RE = re.compile(r'^GPU-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 MPS_SERVER_NAME = 'nvidia-cuda-mps-server'
 
 
-class NvmlError(Exception):
+class NvmlError(EdgeGpuError):
     """An NVML failure, with a kind a caller can branch on and a message for people."""
 
     def __init__(self, kind, message, code=None):
-        super(NvmlError, self).__init__(message)
-        self.kind = kind
+        super(NvmlError, self).__init__(message, kind)
         self.code = code
 
     @property
@@ -165,15 +165,15 @@ class Nvml(object):
     def uuid(self, index, handle):
         return text(self.call('reading the UUID of GPU %d' % index, self.lib.nvmlDeviceGetUUID, handle))
 
-    def select(self, selectors):
-        """Open every GPU and resolve ``selectors`` (from ``parse_gpu_selectors``).
+    def select(self, selection, option='gpus'):
+        """Open every GPU and resolve ``selection`` (from ``gpus.parse_selection``).
 
         Returns ``(handles, uuids, indexes)``: a handle and UUID per GPU of the host, and the
-        selected indexes in device order. ``ValueError`` names selectors that match no GPU.
+        selected indexes in device order. ``InvalidOption`` names selectors that match no GPU.
         """
         handles = [self.handle(index) for index in range(self.count())]
         uuids = [self.uuid(index, handle) for index, handle in enumerate(handles)]
-        return handles, uuids, resolve_gpu_selectors(selectors, uuids)
+        return handles, uuids, gpu_rules.resolve(selection, uuids, option)
 
     def compute_mode(self, index, handle):
         value = self.optional('reading the compute mode of GPU %d' % index, self.lib.nvmlDeviceGetComputeMode, handle)
@@ -314,54 +314,3 @@ def nvml_session():
         except pynvml.NVMLError:
             # A failed shutdown must not hide the answer (or the error) already obtained.
             pass
-
-
-# ---- GPU selection ----------------------------------------------------------------------
-
-def parse_gpu_selectors(values):
-    """Check user-supplied GPU selectors before anything touches NVML.
-
-    Returns a list of ints (indexes) and upper-case-insensitive UUID strings; raises
-    ``ValueError`` naming the first bad value.
-    """
-    selectors = []
-    for value in values or []:
-        if isinstance(value, bool):
-            raise ValueError('GPU selector %r is neither an index nor a GPU UUID' % (value,))
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-            selectors.append(int(value))
-            continue
-        if isinstance(value, str) and GPU_UUID_RE.match(value.strip()):
-            selectors.append(value.strip())
-            continue
-        raise ValueError(
-            'GPU selector %r is neither an index (0, 1, ...) nor a GPU UUID '
-            '(GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)' % (value,))
-    return selectors
-
-
-def resolve_gpu_selectors(selectors, uuids):
-    """Map parsed selectors to GPU indexes, given ``uuids`` (the UUID of each index).
-
-    Keeps the order of the device (not of the selectors) and drops duplicates;
-    raises ``ValueError`` naming every selector that matches no GPU.
-    """
-    if not selectors:
-        return list(range(len(uuids)))
-    by_uuid = dict((uuid.lower(), index) for index, uuid in enumerate(uuids))
-    wanted, unknown = set(), []
-    for selector in selectors:
-        if isinstance(selector, int):
-            if 0 <= selector < len(uuids):
-                wanted.add(selector)
-            else:
-                unknown.append(str(selector))
-        elif selector.lower() in by_uuid:
-            wanted.add(by_uuid[selector.lower()])
-        else:
-            unknown.append(selector)
-    if unknown:
-        present = 'no GPUs' if not uuids else 'GPUs %s' % ', '.join(
-            '%d (%s)' % (index, uuid) for index, uuid in enumerate(uuids))
-        raise ValueError('no GPU matches %s; this host has %s' % (', '.join(unknown), present))
-    return sorted(wanted)

@@ -16,10 +16,11 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.device_plugin import mps_client_limit
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.mps import (
-    DEFAULT_PIPE_DIRECTORY, mem_limit_text, parse_mem_limit, parse_percentage)
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import parse_gpu_selectors
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption, PlanError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import is_dns_label
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import (
+    memory_text, number_text, parse_bool, parse_memory, parse_percentage)
 
 SHARING_MODES = ('mps', 'time_slicing')
 DEVICE_IDS = ('index', 'uuid')
@@ -29,27 +30,10 @@ FULL_GPU = 100.0
 PLAN_VARIABLES = ('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'CUDA_MPS_PIPE_DIRECTORY',
                   'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT')
 
-DNS_1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # An image reference: no whitespace, quotes or control characters.
 IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')
 WORKLOAD_KEYS = ('name', 'image', 'gpu_percentage', 'gpu_memory', 'gpu', 'command', 'args', 'env')
-
-
-class PlanError(ValueError):
-    """The workloads cannot be placed; ``problems`` holds one line per offending workload."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super(PlanError, self).__init__('the sharing plan cannot be made: ' + '; '.join(self.problems))
-
-
-def _label(gpu):
-    return 'GPU %d (%s)' % (gpu['index'], gpu['uuid'])
-
-
-def _number_text(value):
-    return '%d' % value if value == int(value) else ('%g' % value)
 
 
 def _strings(value, field, problems, who):
@@ -97,7 +81,7 @@ class _Gpu(object):
         self.index = info['index']
         self.uuid = info['uuid']
         self.reserved = reserved
-        self.mig = (info.get('mig_mode') or {}).get('current') == 'enabled'
+        self.mig = gpu_rules.mig_enabled(info)
         self.memory_total = (info.get('memory') or {}).get('total')
         self.percentage = 0.0
         self.memory = 0
@@ -109,7 +93,7 @@ class _Gpu(object):
         return not self.reserved and not self.mig
 
     def why_unusable(self):
-        return '%s is %s' % (_label(self.info), 'reserved for VMs' if self.reserved else 'MIG-enabled')
+        return '%s is %s' % (gpu_rules.label(self.info), 'reserved for VMs' if self.reserved else 'MIG-enabled')
 
 
 class _Planner(object):
@@ -121,29 +105,27 @@ class _Planner(object):
             raise PlanError(['device_ids must be index or uuid, got %r' % (device_ids,)])
         if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and 'index' in gpu and 'uuid' in gpu for gpu in gpus):
             raise PlanError(['gpus must be the GPU list edge_gpu.sharing.gpu_info returns, got %r' % (gpus,)])
+        try:
+            self.oversubscribe = parse_bool(oversubscribe, 'oversubscribe')
+            if sharing == 'mps':
+                gpu_rules.check_pipe_directory(mps_pipe_directory, 'mps_pipe_directory')
+        except InvalidOption as exc:
+            raise PlanError([str(exc)])
         self.sharing = sharing
-        self.oversubscribe = bool(oversubscribe)
         self.pipe = mps_pipe_directory
         self.device_ids = device_ids
         reserved = self._reserved(reserved_gpus, gpus)
         self.gpus = [_Gpu(gpu, gpu['index'] in reserved) for gpu in sorted(gpus, key=lambda g: g['index'])]
-        self.client_limit = mps_client_limit(gpus)
-
-    def _find(self, selector, gpus):
-        for gpu in gpus:
-            if (isinstance(selector, int) and gpu['index'] == selector) or (
-                    not isinstance(selector, int) and gpu['uuid'].lower() == selector.lower()):
-                return gpu
-        return None
+        self.client_limit = gpu_rules.mps_client_limit(gpus)
 
     def _reserved(self, reserved_gpus, gpus):
         try:
-            selectors = parse_gpu_selectors(reserved_gpus or [])
-        except ValueError as exc:
-            raise PlanError(['reserved_gpus: %s' % exc])
+            selectors = gpu_rules.parse_selectors(reserved_gpus, 'reserved_gpus')
+        except InvalidOption as exc:
+            raise PlanError([str(exc)])
         indexes = set()
         for selector in selectors:
-            gpu = self._find(selector, gpus)
+            gpu = gpu_rules.find(gpus, selector)
             if gpu is None:
                 raise PlanError(['reserved_gpus: no GPU matches %s' % selector])
             indexes.add(gpu['index'])
@@ -157,7 +139,7 @@ class _Planner(object):
             return None
         name = workload.get('name')
         who = 'workload %r' % (name,)
-        if not isinstance(name, str) or not DNS_1123_LABEL.match(name) or len(name) > 63:
+        if not is_dns_label(name):
             self.problems.append('%s: the name must be a DNS-1123 label (lower-case letters, digits and -, '
                                  'at most 63, starting and ending with a letter or digit)' % who)
             return None
@@ -183,21 +165,21 @@ class _Planner(object):
             else:
                 try:
                     parsed['percentage'] = parse_percentage(workload['gpu_percentage'], 'gpu_percentage')
-                except ValueError as exc:
+                except InvalidOption as exc:
                     self.problems.append('%s: %s' % (who, exc))
         if workload.get('gpu_memory') is not None:
             try:
-                parsed['memory'] = parse_mem_limit(workload['gpu_memory'], 'gpu_memory')
-            except ValueError as exc:
+                parsed['memory'] = parse_memory(workload['gpu_memory'], 'gpu_memory')
+            except InvalidOption as exc:
                 self.problems.append('%s: %s' % (who, exc))
         pin = workload.get('gpu')
         if pin is not None and pin != 'all':
             try:
-                selector = parse_gpu_selectors([pin])[0]
-            except ValueError as exc:
-                self.problems.append('%s: gpu: %s' % (who, exc))
+                selector = gpu_rules.parse_selector(pin, 'gpu')
+            except InvalidOption as exc:
+                self.problems.append('%s: %s' % (who, exc))
                 return parsed
-            gpu = self._find(selector, [g.info for g in self.gpus])
+            gpu = gpu_rules.find([g.info for g in self.gpus], selector)
             if gpu is None:
                 self.problems.append('%s: gpu %s does not exist on this device' % (who, pin))
                 return parsed
@@ -217,13 +199,13 @@ class _Planner(object):
         share = self._share(workload)
         if self.sharing == 'mps' and gpu.percentage + share > FULL_GPU and not self.oversubscribe:
             return '%s would be at %s %% of its SMs (%s %% taken); set oversubscribe: true to allow it' % (
-                _label(gpu.info), _number_text(gpu.percentage + share), _number_text(gpu.percentage))
+                gpu_rules.label(gpu.info), number_text(gpu.percentage + share), number_text(gpu.percentage))
         if workload['memory'] and gpu.memory_total is not None and gpu.memory + workload['memory'] > gpu.memory_total:
             return '%s has %s of memory, %s already planned, %s asked' % (
-                _label(gpu.info), mem_limit_text(gpu.memory_total), mem_limit_text(gpu.memory) if gpu.memory else 'none',
-                mem_limit_text(workload['memory']))
+                gpu_rules.label(gpu.info), memory_text(gpu.memory_total), memory_text(gpu.memory) if gpu.memory else 'none',
+                memory_text(workload['memory']))
         if self.sharing == 'mps' and gpu.clients + 1 > self.client_limit:
-            return '%s already serves %d MPS clients, the most it can' % (_label(gpu.info), gpu.clients)
+            return '%s already serves %d MPS clients, the most it can' % (gpu_rules.label(gpu.info), gpu.clients)
         return None
 
     def _place(self, workload):
@@ -231,7 +213,7 @@ class _Planner(object):
         if workload['pin'] == 'all':
             if any(gpu.reserved or gpu.mig for gpu in self.gpus) and len(usable) > 1:
                 return None, ('gpu all would mean %s, but a workload gets one GPU or all of them, never several '
-                              'specific ones' % ', '.join(_label(gpu.info) for gpu in usable))
+                              'specific ones' % gpu_rules.labels(gpu.info for gpu in usable))
             targets = usable
         elif workload['pin'] is not None:
             gpu = self.gpus[[g.index for g in self.gpus].index(workload['pin'])]
@@ -267,11 +249,11 @@ class _Planner(object):
         if self.sharing == 'mps':
             env['CUDA_MPS_PIPE_DIRECTORY'] = self.pipe
             if workload['percentage'] is not None:
-                env['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] = _number_text(workload['percentage'])
+                env['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] = number_text(workload['percentage'])
             if workload['memory']:
                 # Inside the container the GPUs it sees are numbered from 0.
                 env['CUDA_MPS_PINNED_DEVICE_MEM_LIMIT'] = ','.join(
-                    '%d=%s' % (ordinal, mem_limit_text(workload['memory'])) for ordinal in range(len(targets)))
+                    '%d=%s' % (ordinal, memory_text(workload['memory'])) for ordinal in range(len(targets)))
         env.update(workload['env'])
         return env
 
@@ -326,7 +308,7 @@ class _Planner(object):
 
 
 def make_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, oversubscribe=False,
-              mps_pipe_directory=DEFAULT_PIPE_DIRECTORY, device_ids='index'):
+              mps_pipe_directory=gpu_rules.DEFAULT_PIPE_DIRECTORY, device_ids='index'):
     """Place ``workloads`` on ``gpus`` (``gpu_info``'s list); returns the plan or raises ``PlanError``."""
     return _Planner(gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids).plan(workloads)
 
@@ -337,7 +319,7 @@ PLANNING_ARGUMENT_SPEC = dict(
     sharing=dict(type='str', choices=list(SHARING_MODES), default='time_slicing'),
     reserved_gpus=dict(type='list', elements='raw', default=[]),
     oversubscribe=dict(type='bool', default=False),
-    mps_pipe_directory=dict(type='path', default=DEFAULT_PIPE_DIRECTORY),
+    mps_pipe_directory=dict(type='path', default=gpu_rules.DEFAULT_PIPE_DIRECTORY),
     device_ids=dict(type='str', choices=list(DEVICE_IDS), default='index'),
     workloads=dict(type='list', elements='dict', required=True, options=dict(
         name=dict(type='str', required=True),

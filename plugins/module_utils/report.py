@@ -11,6 +11,8 @@ Plain Python, no Ansible imports; the filters in ``plugins/filter`` wrap it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import mig_enabled
+
 MIB = 1024 * 1024
 
 # nvidia-smi's spelling of the compute modes.
@@ -26,7 +28,6 @@ def gpu_line(gpu):
     memory = gpu.get('memory')
     utilization = gpu.get('utilization')
     processes = gpu.get('processes')
-    mig = gpu.get('mig_mode')
     parts = [
         'GPU %d' % gpu['index'],
         gpu['name'],
@@ -37,7 +38,7 @@ def gpu_line(gpu):
         _na(gpu.get('power_draw'), '%.1fW'),
         _SMI_COMPUTE_MODES.get(gpu.get('compute_mode'), str(gpu.get('compute_mode'))),
     ]
-    if mig is not None and mig['current'] == 'enabled':
+    if mig_enabled(gpu):
         parts.append('MIG')
     if processes is not None:
         mps_clients = sum(1 for proc in processes if proc['type'] == 'M+C')

@@ -207,8 +207,10 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ConfigError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, serialize
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 SINGLE_OPTIONS = ('strategy', 'replicas', 'resources', 'rename_by_default', 'fail_requests_greater_than_one',
                   'mig_strategy', 'flags', 'sharing')
@@ -217,6 +219,45 @@ SINGLE_OPTIONS = ('strategy', 'replicas', 'resources', 'rename_by_default', 'fai
 def product_of(gpus):
     names = sorted(set(gpu['name'] for gpu in gpus or []))
     return names[0] if len(names) == 1 else None
+
+
+def build(module):
+    params = module.params
+    # Checking a config needs nothing; writing one or building the ConfigMap's YAML needs PyYAML.
+    if serialize.yaml is None and (params['dest'] or params['profiles'] is not None):
+        module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,
+                         error_kind='missing_library')
+    gpus = params['gpus']
+    # With only profiles, no single config is built; any top-level sharing option asks for one.
+    single = params['profiles'] is None or any(params[key] is not None for key in SINGLE_OPTIONS)
+    result = dict(changed=False)
+    if single:
+        spec = dict((key, params[key]) for key in SINGLE_OPTIONS)
+        # Resource suboptions arrive with every key present; unset ones are left out.
+        if spec['resources'] is not None:
+            spec['resources'] = [dict((k, v) for k, v in item.items() if v is not None) for item in spec['resources']]
+        result['config'] = device_plugin.build_config(spec, gpus)
+        result['expected_labels'] = device_plugin.expected_node_labels(result['config'], product_of(gpus))
+    if params['profiles'] is not None:
+        configs = device_plugin.build_profiles(params['profiles'], gpus)
+        result['profiles'] = configs
+        result['configmap'] = device_plugin.build_configmap(
+            configs, name=params['configmap_name'], namespace=params['namespace'], dump=serialize.dump_yaml,
+            default_profile=params['default_profile'])
+        result['expected_labels'] = dict((name, device_plugin.expected_node_labels(config, product_of(gpus)))
+                                         for name, config in configs.items())
+    elif params['default_profile'] is not None:
+        raise ConfigError('default_profile %r needs profiles' % params['default_profile'])
+
+    if params['dest']:
+        content = serialize.dump_yaml(result['config'] if single else result['configmap'])
+        written = write_file(module, params['dest'], content, backup=params['backup'])
+        result.update(changed=written['changed'], dest=params['dest'])
+        if written['backup_file']:
+            result['backup_file'] = written['backup_file']
+        if module._diff:
+            result['diff'] = written['diff']
+    return result
 
 
 def main():
@@ -246,43 +287,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    # Checking a config needs nothing; writing one or building the ConfigMap's YAML needs PyYAML.
-    if serialize.yaml is None and (params['dest'] or params['profiles'] is not None):
-        module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
-    gpus = params['gpus']
-    # With only profiles, no single config is built; any top-level sharing option asks for one.
-    single = params['profiles'] is None or any(params[key] is not None for key in SINGLE_OPTIONS)
-    result = dict(changed=False)
-    try:
-        if single:
-            spec = dict((key, params[key]) for key in SINGLE_OPTIONS)
-            # Resource suboptions arrive with every key present; unset ones are left out.
-            if spec['resources'] is not None:
-                spec['resources'] = [dict((k, v) for k, v in item.items() if v is not None) for item in spec['resources']]
-            result['config'] = device_plugin.build_config(spec, gpus)
-            result['expected_labels'] = device_plugin.expected_node_labels(result['config'], product_of(gpus))
-        if params['profiles'] is not None:
-            configs = device_plugin.build_profiles(params['profiles'], gpus)
-            result['profiles'] = configs
-            result['configmap'] = device_plugin.build_configmap(
-                configs, params['configmap_name'], params['namespace'], serialize.dump_yaml, params['default_profile'])
-            result['expected_labels'] = dict((name, device_plugin.expected_node_labels(config, product_of(gpus)))
-                                             for name, config in configs.items())
-        elif params['default_profile'] is not None:
-            raise device_plugin.ConfigError('default_profile %r needs profiles' % params['default_profile'])
-    except device_plugin.ConfigError as exc:
-        module.fail_json(msg=str(exc))
-
-    if params['dest']:
-        content = serialize.dump_yaml(result['config'] if single else result['configmap'])
-        written = write_file(module, params['dest'], content, backup=params['backup'])
-        result.update(changed=written['changed'], dest=params['dest'])
-        if written['backup_file']:
-            result['backup_file'] = written['backup_file']
-        if module._diff:
-            result['diff'] = written['diff']
-    module.exit_json(**result)
+    run_module(module, build)
 
 
 if __name__ == '__main__':

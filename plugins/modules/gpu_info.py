@@ -32,16 +32,9 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is nothing to diff.
+extends_documentation_fragment:
+  - edge_gpu.sharing.gpu_selection
 options:
-  gpus:
-    description:
-      - The GPUs to report, as indexes (V(0), V(1)) and/or GPU UUIDs (V(GPU-8c2f...)).
-      - An empty list (the default) reports every GPU.
-      - A selector that matches no GPU, or a value that is neither an index nor a well-formed
-        UUID, fails the task with a message naming it.
-    type: list
-    elements: raw
-    default: []
   processes:
     description:
       - Whether to list the compute processes running on each GPU.
@@ -273,8 +266,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import nvml
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus, nvml
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.mps import daemon_status
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 
 def unavailable(reason, mps_daemon):
@@ -290,52 +284,49 @@ def unavailable(reason, mps_daemon):
     }
 
 
-def read_gpus(session, selectors, with_processes):
-    handles, _uuids, indexes = session.select(selectors)
+def read_gpus(session, selection, with_processes):
+    handles, _uuids, indexes = session.select(selection)
     return len(handles), [session.gpu(index, handles[index], with_processes) for index in indexes]
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            gpus=dict(type='list', elements='raw', default=[]),
-            processes=dict(type='bool', default=True),
-            mps_pipe_directory=dict(type='path', default='/tmp/nvidia-mps'),
-            missing=dict(type='str', choices=['fail', 'empty'], default='fail'),
-            facts=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
+def gather(module):
     params = module.params
-
-    try:
-        selectors = nvml.parse_gpu_selectors(params['gpus'])
-    except ValueError as exc:
-        module.fail_json(msg='gpus: %s' % exc)
-
+    selection = gpus.parse_selection(params['gpus'])
     mps_daemon = daemon_status(params['mps_pipe_directory'])
 
     if nvml.pynvml is None and params['missing'] == 'fail':
-        module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
+                         error_kind='pynvml_missing')
 
     try:
         with nvml.nvml_session() as session:
             info = session.system()
-            info['gpu_count'], info['gpus'] = read_gpus(session, selectors, params['processes'])
+            info['gpu_count'], info['gpus'] = read_gpus(session, selection, params['processes'])
     except nvml.NvmlError as exc:
-        if exc.unavailable and params['missing'] == 'empty':
-            info = unavailable(str(exc), mps_daemon)
-        else:
-            module.fail_json(msg=str(exc), nvml_error=exc.kind)
-    except ValueError as exc:
-        module.fail_json(msg='gpus: %s' % exc)
+        if not (exc.unavailable and params['missing'] == 'empty'):
+            raise
+        info = unavailable(str(exc), mps_daemon)
     else:
         info.update(available=True, unavailable_reason=None, mps_daemon=mps_daemon)
 
     result = dict(changed=False, gpu_info=info)
     if params['facts']:
         result['ansible_facts'] = {'edge_gpu_info': info}
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gpus=dict(type='raw', default=gpus.ALL),
+            processes=dict(type='bool', default=True),
+            mps_pipe_directory=dict(type='path', default=gpus.DEFAULT_PIPE_DIRECTORY),
+            missing=dict(type='str', choices=['fail', 'empty'], default='fail'),
+            facts=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, gather)
 
 
 if __name__ == '__main__':

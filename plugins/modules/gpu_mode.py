@@ -35,12 +35,9 @@ attributes:
   diff_mode:
     support: full
     description: Before and after modes per GPU.
+extends_documentation_fragment:
+  - edge_gpu.sharing.gpu_selection
 options:
-  gpus:
-    description:
-      - The GPUs to configure, as a list of indexes and/or GPU UUIDs, or V(all).
-    type: raw
-    default: all
   compute_mode:
     description:
       - The compute mode to set. V(exclusive_process) is what MPS needs.
@@ -124,51 +121,29 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpu_modes, nvml
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpu_modes, gpus as gpu_rules, nvml
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ModeError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 
-def parse_gpus(value):
-    """``(selectors, explicit)``; ``all`` (alone or as the only item) selects every GPU."""
-    if value is None or value == 'all' or value == ['all']:
-        return [], False
-    if not isinstance(value, list):
-        value = [value]
-    return nvml.parse_gpu_selectors(value), True
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            gpus=dict(type='raw', default='all'),
-            compute_mode=dict(type='str', choices=list(nvml.COMPUTE_MODES)),
-            persistence_mode=dict(type='bool'),
-            force=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
+def converge(module):
     params = module.params
-    try:
-        selectors, explicit = parse_gpus(params['gpus'])
-    except ValueError as exc:
-        module.fail_json(msg='gpus: %s' % exc)
+    selection = gpu_rules.parse_selection(params['gpus'])
     if nvml.pynvml is None:
-        module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
+                         error_kind='pynvml_missing')
 
-    try:
-        with nvml.nvml_session() as session:
-            handles, _uuids, indexes = session.select(selectors)
-            gpus = [session.gpu(index, handles[index]) for index in indexes]
-            changes, skipped = gpu_modes.plan(gpus, explicit, params['compute_mode'],
-                                              params['persistence_mode'], params['force'])
-            if changes and not module.check_mode:
-                if os.geteuid() != 0:
-                    module.fail_json(msg='changing GPU modes needs root: run the task with become: true '
-                                         '(would change %s)' % ', '.join(gpu_modes.label(c['gpu']) for c in changes))
-                gpu_modes.apply(session, handles, changes)
-    except (ValueError, gpu_modes.ModeError) as exc:
-        module.fail_json(msg=str(exc))
-    except nvml.NvmlError as exc:
-        module.fail_json(msg=str(exc), nvml_error=exc.kind)
+    with nvml.nvml_session() as session:
+        handles, _uuids, indexes = session.select(selection)
+        gpus = [session.gpu(index, handles[index]) for index in indexes]
+        # A MIG-enabled GPU named explicitly is an error; one reached through "all" is skipped.
+        changes, skipped = gpu_modes.plan(gpus, selection is not None, params['compute_mode'],
+                                          params['persistence_mode'], params['force'])
+        if changes and not module.check_mode:
+            if os.geteuid() != 0:
+                raise ModeError('changing GPU modes needs root: run the task with become: true (would change %s)'
+                                % gpu_rules.labels(change['gpu'] for change in changes), 'no_permission')
+            gpu_modes.apply(session, handles, changes)
 
     after = dict((change['gpu']['index'], change['after']) for change in changes)
     result_gpus = []
@@ -176,12 +151,25 @@ def main():
         modes = after.get(gpu['index'], dict((field, gpu[field]) for field in gpu_modes.FIELDS))
         result_gpus.append(dict(index=gpu['index'], uuid=gpu['uuid'], mig_mode=gpu['mig_mode'], **modes))
     for item in skipped:
-        module.warn('GPU %d (%s) left as it is: %s' % (item['index'], item['uuid'], item['reason']))
+        module.warn('%s left as it is: %s' % (gpu_rules.label(item), item['reason']))
 
     result = dict(changed=bool(changes), gpus=result_gpus, skipped_gpus=skipped)
     if module._diff:
         result['diff'] = gpu_modes.diff(changes)
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gpus=dict(type='raw', default=gpu_rules.ALL),
+            compute_mode=dict(type='str', choices=list(nvml.COMPUTE_MODES)),
+            persistence_mode=dict(type='bool'),
+            force=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, converge)
 
 
 if __name__ == '__main__':

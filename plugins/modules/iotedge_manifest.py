@@ -126,6 +126,25 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, serialize
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
+
+
+def render(module):
+    params = module.params
+    plan = planner.plan_from_params(params)
+    manifest = iotedge.manifest(
+        plan, registry_credentials=params['registry_credentials'], routes=params['routes'],
+        store_and_forward_ttl=params['store_and_forward_ttl'], restart_policy=params['restart_policy'],
+        module_version=params['module_version'], edge_agent_image=params['edge_agent_image'],
+        edge_hub_image=params['edge_hub_image'], gpu_runtime=params['gpu_runtime'],
+        create_options=params['create_options'])
+    result = dict(changed=False, plan=plan, manifest=manifest)
+    if params['dest']:
+        written = write_file(module, params['dest'], serialize.dump_json(manifest), mode=0o600)
+        result.update(changed=written['changed'], dest=params['dest'])
+        if module._diff:
+            result['diff'] = written['diff']
+    return result
 
 
 def main():
@@ -143,22 +162,7 @@ def main():
         create_options=dict(type='dict', default={}),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    try:
-        plan = planner.plan_from_params(params)
-        manifest = iotedge.manifest(
-            plan, params['registry_credentials'], params['routes'], params['store_and_forward_ttl'],
-            params['restart_policy'], params['module_version'], params['edge_agent_image'], params['edge_hub_image'],
-            params['gpu_runtime'], params['create_options'])
-    except (planner.PlanError, iotedge.ManifestError) as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=False, plan=plan, manifest=manifest)
-    if params['dest']:
-        written = write_file(module, params['dest'], serialize.dump_json(manifest), mode=0o600)
-        result.update(changed=written['changed'], dest=params['dest'])
-        if module._diff:
-            result['diff'] = written['diff']
-    module.exit_json(**result)
+    run_module(module, render)
 
 
 if __name__ == '__main__':

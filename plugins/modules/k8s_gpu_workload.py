@@ -136,6 +136,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import remove_file, write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 
 def stale_files(dest, wanted):
@@ -152,7 +154,7 @@ def stale_files(dest, wanted):
             continue
         metadata = obj.get('metadata') if isinstance(obj, dict) else None
         labels = metadata.get('labels') if isinstance(metadata, dict) else None
-        if isinstance(labels, dict) and all(labels.get(key) == value for key, value in kubernetes.MANAGED_BY.items()):
+        if isinstance(labels, dict) and all(labels.get(key) == value for key, value in MANAGED_BY.items()):
             stale.append(path)
     return stale
 
@@ -175,6 +177,25 @@ def write_objects(module, dest, objects, prune):
     return changed, files, removed, diffs
 
 
+def render(module):
+    params = module.params
+    plan = planner.plan_from_params(params)
+    objects = kubernetes.workload_objects(
+        plan, kind=params['kind'], namespace=params['namespace'], labels=params['labels'],
+        gpu_resource=params['gpu_resource'], runtime_class=params['runtime_class'])
+    result = dict(changed=False, plan=plan, objects=objects)
+    if params['dest']:
+        if serialize.yaml is None:
+            module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,
+                             error_kind='missing_library')
+        result['changed'], result['files'], removed, diffs = write_objects(module, params['dest'], objects, params['prune'])
+        if not params['dest'].endswith(('.yaml', '.yml')):
+            result['removed'] = removed
+        if module._diff:
+            result['diff'] = diffs
+    return result
+
+
 def main():
     argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
     argument_spec.update(
@@ -187,23 +208,7 @@ def main():
         prune=dict(type='bool', default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    try:
-        plan = planner.plan_from_params(params)
-        objects = kubernetes.workload_objects(plan, params['kind'], params['namespace'], params['labels'],
-                                              params['gpu_resource'], params['runtime_class'])
-    except (planner.PlanError, kubernetes.ManifestError) as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=False, plan=plan, objects=objects)
-    if params['dest']:
-        if serialize.yaml is None:
-            module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR)
-        result['changed'], result['files'], removed, diffs = write_objects(module, params['dest'], objects, params['prune'])
-        if not params['dest'].endswith(('.yaml', '.yml')):
-            result['removed'] = removed
-        if module._diff:
-            result['diff'] = diffs
-    module.exit_json(**result)
+    run_module(module, render)
 
 
 if __name__ == '__main__':

@@ -25,6 +25,10 @@ description:
   - All options are checked before anything changes. If setting a default fails after the module
     started the daemon, it stops the daemon again; if it fails on a daemon that was already
     running, the defaults already changed are put back.
+  - O(gpus) are the GPUs the daemon serves, passed to it as E(CUDA_VISIBLE_DEVICES) made of
+    UUIDs (indexes can change across reboots, UUIDs do not); each must exist and must not have
+    MIG enabled. V(all) leaves E(CUDA_VISIBLE_DEVICES) unset. A running daemon serving other GPUs
+    is restarted.
   - Compute mode V(exclusive_process) on the GPUs (M(edge_gpu.sharing.gpu_mode)) is what makes
     MPS the only way onto them; this module does not change GPU modes.
 author:
@@ -39,6 +43,8 @@ attributes:
   diff_mode:
     support: full
     description: Daemon state and defaults before and after.
+extends_documentation_fragment:
+  - edge_gpu.sharing.gpu_selection
 options:
   state:
     description:
@@ -59,16 +65,6 @@ options:
       - E(CUDA_MPS_LOG_DIRECTORY) of the daemon; created (mode 0755) when missing.
     type: path
     default: /var/log/nvidia-mps
-  gpus:
-    description:
-      - The GPUs the daemon serves, as indexes and/or GPU UUIDs; passed to the daemon as
-        E(CUDA_VISIBLE_DEVICES) made of UUIDs (indexes can change across reboots, UUIDs do not).
-      - Each must exist and must not have MIG enabled.
-      - Empty (the default) serves every GPU and leaves E(CUDA_VISIBLE_DEVICES) unset.
-      - A running daemon serving other GPUs is restarted.
-    type: list
-    elements: raw
-    default: []
   default_active_thread_percentage:
     description:
       - Default share of the SMs each client may use (E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE)),
@@ -190,39 +186,35 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps, nvml
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, nvml, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, InvalidOption
 
 SYSTEM_BIN_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin']
 
 
-class Failure(Exception):
-    pass
+class Failure(EdgeGpuError):
+    kind = 'mps'
 
 
 def validate(params):
     """Check every option before anything is read or changed; returns the parsed desires."""
     wanted = {}
-    try:
-        mps.check_pipe_directory_length(params['pipe_directory'])
-        if params['default_active_thread_percentage'] is not None:
-            wanted['default_active_thread_percentage'] = mps.parse_percentage(params['default_active_thread_percentage'])
-        limits = {}
-        for device, size in (params['default_pinned_device_mem_limit'] or {}).items():
-            if not str(device).isdigit():
-                raise ValueError('default_pinned_device_mem_limit: %r is not a device ordinal (0, 1, ...)' % (device,))
-            limits[int(device)] = mps.mem_limit_text(mps.parse_mem_limit(size))
-        if limits:
-            wanted['default_pinned_device_mem_limit'] = limits
-        if params['default_client_priority'] is not None:
-            wanted['default_client_priority'] = params['default_client_priority']
-        try:
-            selectors = nvml.parse_gpu_selectors(params['gpus'])
-        except ValueError as exc:
-            raise ValueError('gpus: %s' % exc)
-        if params['timeout'] < 1:
-            raise ValueError('timeout must be at least 1 second, got %r' % params['timeout'])
-    except ValueError as exc:
-        raise Failure(str(exc))
+    gpu_rules.check_pipe_directory(params['pipe_directory'])
+    units.absolute_path(params['log_directory'], 'log_directory')
+    if params['default_active_thread_percentage'] is not None:
+        wanted['default_active_thread_percentage'] = units.parse_percentage(params['default_active_thread_percentage'], 'default_active_thread_percentage')
+    limits = {}
+    for device, size in (params['default_pinned_device_mem_limit'] or {}).items():
+        if not str(device).isdigit():
+            raise InvalidOption('default_pinned_device_mem_limit: %r is not a device ordinal (0, 1, ...)' % (device,))
+        limits[int(device)] = units.memory_text(units.parse_memory(size, 'default_pinned_device_mem_limit'))
+    if limits:
+        wanted['default_pinned_device_mem_limit'] = limits
+    if params['default_client_priority'] is not None:
+        wanted['default_client_priority'] = params['default_client_priority']
+    selectors = gpu_rules.parse_selection(params['gpus'])
+    if params['timeout'] < 1:
+        raise InvalidOption('timeout must be at least 1 second, got %r' % params['timeout'])
     return wanted, selectors
 
 
@@ -255,12 +247,13 @@ def resolve_gpus(selectors):
     try:
         with nvml.nvml_session() as session:
             handles, uuids, indexes = session.select(selectors)
-            mig = [index for index in indexes if (session.mig_mode(index, handles[index]) or {}).get('current') == 'enabled']
-    except (ValueError, nvml.NvmlError) as exc:
-        raise Failure('gpus: %s' % exc)
+            mig = [{'index': index, 'uuid': uuids[index], 'mig_mode': session.mig_mode(index, handles[index])}
+                   for index in indexes]
+    except nvml.NvmlError as exc:
+        raise Failure('gpus: %s' % exc, exc.kind)
+    mig = [gpu for gpu in mig if gpu_rules.mig_enabled(gpu)]
     if mig:
-        raise Failure('gpus: MPS is not set up on MIG-enabled GPUs here: %s'
-                      % ', '.join('GPU %d (%s)' % (index, uuids[index]) for index in mig))
+        raise Failure('gpus: MPS is not set up on MIG-enabled GPUs here: %s' % gpu_rules.labels(mig))
     return [uuids[index] for index in indexes]
 
 
@@ -284,7 +277,7 @@ def set_default(control, name, value):
         # A limit that was never set (None) has nothing to set back: the daemon has no "unset".
         for device, text in sorted(value.items()):
             if text:
-                control.set_pinned_mem_limit(device, mps.parse_mem_limit(text))
+                control.set_pinned_mem_limit(device, units.parse_memory(text, 'default_pinned_device_mem_limit'))
 
 
 def differing(current, wanted):
@@ -448,9 +441,9 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type='str', choices=['started', 'stopped'], default='started'),
-            pipe_directory=dict(type='path', default=mps.DEFAULT_PIPE_DIRECTORY),
-            log_directory=dict(type='path', default=mps.DEFAULT_LOG_DIRECTORY),
-            gpus=dict(type='list', elements='raw', default=[]),
+            pipe_directory=dict(type='path', default=gpu_rules.DEFAULT_PIPE_DIRECTORY),
+            log_directory=dict(type='path', default=gpu_rules.DEFAULT_LOG_DIRECTORY),
+            gpus=dict(type='raw', default=gpu_rules.ALL),
             default_active_thread_percentage=dict(type='raw'),
             default_pinned_device_mem_limit=dict(type='dict'),
             default_client_priority=dict(type='int', choices=[0, 1]),
@@ -462,8 +455,8 @@ def main():
     )
     try:
         changed, after, before = run(module)
-    except (Failure, mps.MpsError) as exc:
-        module.fail_json(msg=str(exc))
+    except EdgeGpuError as exc:
+        module.fail_json(msg=str(exc), error_kind=exc.kind)
     result = dict(changed=changed, pipe_directory=module.params['pipe_directory'], **public(after))
     if module._diff:
         result['diff'] = {'before': public(before), 'after': public(after)}

@@ -51,7 +51,7 @@ def test_nvml_without_root_rights_is_a_clear_error(fleet_hosts, playbook, sim_ro
     run = playbook('gpu_mode_module.yml',
                    extra_vars={'target': 'edge-03', 'module_args': {'compute_mode': 'prohibited'}, 'expect_failure': True})
     result = run.result('edge-03')
-    assert result['failed'] is True and result['nvml_error'] == 'no_permission'
+    assert result['failed'] is True and result['error_kind'] == 'no_permission'
     assert 'become: true' in result['msg']
     assert gpus_of(sim_root, 'edge-03') == device['gpus']
 

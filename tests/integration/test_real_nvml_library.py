@@ -37,10 +37,10 @@ def test_driver_not_loaded_becomes_the_clear_message(real_hosts, playbook):
     assert run.rc == 0, run.output
     result = run.result('with-library')
     assert result['failed'] is True
-    assert result['nvml_error'] == 'driver_not_loaded'
+    assert result['error_kind'] == 'driver_not_loaded'
     assert result['msg'].startswith('NVML failed while initialising: the NVIDIA kernel driver is not loaded')
     result = run.result('without-library')
-    assert result['nvml_error'] == 'library_not_found'
+    assert result['error_kind'] == 'library_not_found'
     assert 'libnvidia-ml.so.1) was not found' in result['msg']
 
 

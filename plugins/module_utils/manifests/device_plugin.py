@@ -16,7 +16,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import GPU_UUID_RE
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ConfigError, ManifestError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
 
 CONFIG_VERSION = 'v1'
 DEFAULT_RESOURCE = 'nvidia.com/gpu'
@@ -26,11 +28,6 @@ MIG_STRATEGIES = ('none', 'single', 'mixed')
 # The plugin's own spelling of each strategy (config key, node label value).
 SHARING_KEYS = {'time_slicing': 'timeSlicing', 'mps': 'mps'}
 SHARING_LABELS = {'time_slicing': 'time-slicing', 'mps': 'mps', 'none': 'none'}
-
-# MPS serves at most 48 clients per GPU from Volta on, 16 before.
-MPS_MAX_CLIENTS = 48
-MPS_MAX_CLIENTS_PRE_VOLTA = 16
-VOLTA_MPS = (7, 5)
 
 # The plugin's documented flags: shared ones at the top, plugin-only ones under "plugin".
 FLAGS = {
@@ -43,16 +40,7 @@ DEVICE_ID_STRATEGIES = ('uuid', 'index')
 DEVICE_LIST_STRATEGIES = ('envvar', 'volume-mounts', 'cdi-annotations', 'cdi-cri')
 
 _RESOURCE_RE = re.compile(r'^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb)$')
-_RENAME_RE = re.compile(r'^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
-_MIG_UUID_RE = re.compile(r'^MIG-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 _MIG_INDEX_RE = re.compile(r'^[0-9]+:[0-9]+$')
-_CONFIGMAP_KEY_RE = re.compile(r'^[-._a-zA-Z0-9]+$')
-_DNS_SUBDOMAIN_RE = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')
-_DNS_LABEL_RE = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
-
-
-class ConfigError(ValueError):
-    """A config the plugin would refuse; the message names the field and the value."""
 
 
 def _fail(where, field, message):
@@ -61,22 +49,6 @@ def _fail(where, field, message):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _capability(gpu):
-    text = gpu.get('compute_capability')
-    if not text:
-        return None
-    major, minor = text.split('.')
-    return int(major), int(minor)
-
-
-def mps_client_limit(gpus):
-    """The most MPS replicas every GPU of ``gpus`` can serve."""
-    capabilities = [c for c in (_capability(gpu) for gpu in gpus or []) if c is not None]
-    if capabilities and min(capabilities) < VOLTA_MPS:
-        return MPS_MAX_CLIENTS_PRE_VOLTA
-    return MPS_MAX_CLIENTS
 
 
 def _check_flags(flags, where, schema=None, prefix='flags.'):
@@ -118,8 +90,8 @@ def _devices(value, field, where, gpus):
     result = []
     for item in value:
         text = str(item) if _is_int(item) else item
-        if not isinstance(text, str) or not (text.isdigit() or GPU_UUID_RE.match(text)
-                                             or _MIG_UUID_RE.match(text) or _MIG_INDEX_RE.match(text)):
+        if not isinstance(text, str) or not (text.isdigit() or gpu_rules.GPU_UUID_RE.match(text)
+                                             or gpu_rules.MIG_UUID_RE.match(text) or _MIG_INDEX_RE.match(text)):
             _fail(where, field, 'has %r, which is neither a GPU index nor a GPU or MIG UUID' % (item,))
         if gpus is not None:
             if text.isdigit() and int(text) >= len(gpus):
@@ -154,7 +126,7 @@ def _resources(spec, where, gpus):
         item = {'name': name}
         if resource.get('rename') is not None:
             rename = resource['rename']
-            if not isinstance(rename, str) or not _RENAME_RE.match(rename):
+            if not k8s_names.is_qualified_name(rename):
                 _fail(where, field + '.rename', 'must be a resource name such as nvidia.com/gpu-shared, got %r' % (rename,))
             item['rename'] = rename
         if resource.get('devices') is not None:
@@ -226,10 +198,10 @@ def build_config(spec, gpus=None, where=''):
     if strategy == 'mps':
         if flags.get('migStrategy') == 'mixed':
             _fail(where, 'mig_strategy', "is 'mixed', but MPS sharing is not supported with the mixed MIG strategy")
-        mig = [gpu for gpu in gpus or [] if (gpu.get('mig_mode') or {}).get('current') == 'enabled']
+        mig = [gpu for gpu in gpus or [] if gpu_rules.mig_enabled(gpu)]
         if mig:
             _fail(where, 'strategy', "is 'mps', but MPS sharing is not supported on MIG-enabled GPUs: %s"
-                  % ', '.join('GPU %d (%s)' % (gpu['index'], gpu['uuid']) for gpu in mig))
+                  % gpu_rules.labels(mig))
 
     body = {}
     for option, key in (('rename_by_default', 'renameByDefault'), ('fail_requests_greater_than_one', 'failRequestsGreaterThanOne')):
@@ -239,13 +211,13 @@ def build_config(spec, gpus=None, where=''):
             body[key] = spec[option]
     body['resources'] = _resources(spec, where, gpus)
     if strategy == 'mps':
-        limit = mps_client_limit(gpus)
+        limit = gpu_rules.mps_client_limit(gpus)
         for position, resource in enumerate(body['resources']):
             if resource['replicas'] > limit:
                 _fail(where, 'resources[%d].replicas' % position if spec.get('resources') else 'replicas',
                       'is %d, but MPS serves at most %d clients per GPU%s' % (
-                          resource['replicas'], limit, '' if limit == MPS_MAX_CLIENTS else
-                          ' before compute capability %d.%d' % VOLTA_MPS))
+                          resource['replicas'], limit, '' if limit == gpu_rules.MPS_MAX_CLIENTS else
+                          ' before compute capability %d.%d' % gpu_rules.VOLTA_MPS))
             if resource['name'] != DEFAULT_RESOURCE:
                 _fail(where, 'resources[%d].name' % position, 'is %r, but MPS shares only full GPUs (nvidia.com/gpu)'
                       % resource['name'])
@@ -254,10 +226,11 @@ def build_config(spec, gpus=None, where=''):
 
 
 def check_configmap_identity(name, namespace):
-    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN_RE.match(name):
-        raise ConfigError('configmap_name %r is not a valid Kubernetes object name' % (name,))
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL_RE.match(namespace):
-        raise ConfigError('namespace %r is not a valid Kubernetes namespace name' % (namespace,))
+    try:
+        k8s_names.check_object_name(name, 'configmap_name')
+        k8s_names.check_namespace(namespace)
+    except ManifestError as exc:
+        raise ConfigError(str(exc))
 
 
 def build_profiles(profiles, gpus=None):
@@ -266,7 +239,7 @@ def build_profiles(profiles, gpus=None):
         raise ConfigError('profiles must be a non-empty dictionary of profile name to options')
     configs = {}
     for name in sorted(profiles):
-        if not isinstance(name, str) or not _CONFIGMAP_KEY_RE.match(name) or len(name) > 63:
+        if not (k8s_names.is_configmap_key(name) and k8s_names.is_label_value(name)) or not name:
             raise ConfigError('profiles: %r is not usable as a ConfigMap key and node label value '
                               '(letters, digits, -, _ and . only, at most 63)' % (name,))
         options = profiles[name]
@@ -285,7 +258,7 @@ def build_configmap(configs, name, namespace, dump, default_profile=None):
         'apiVersion': 'v1',
         'kind': 'ConfigMap',
         'metadata': {'name': name, 'namespace': namespace,
-                     'labels': {'app.kubernetes.io/managed-by': 'edge_gpu.sharing'}},
+                     'labels': dict(k8s_names.MANAGED_BY)},
         'data': dict((profile, dump(configs[profile])) for profile in sorted(configs)),
     }
 

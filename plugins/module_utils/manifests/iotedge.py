@@ -16,6 +16,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
+
 SCHEMA_VERSION = '1.1'
 CHUNK = 512
 MAX_CHUNKS = 8
@@ -28,10 +30,6 @@ RESTART_POLICIES = ('never', 'on-failure', 'on-unhealthy', 'always')
 
 _CREDENTIAL_NAME = re.compile(r'^[^.$# ]+$')
 _ROUTE_NAME = re.compile(r'^[^.$# ]+$')
-
-
-class ManifestError(ValueError):
-    """An option that would give an invalid manifest; the message names it."""
 
 
 def create_options_settings(options, module):

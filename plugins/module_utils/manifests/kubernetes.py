@@ -11,40 +11,22 @@ Plain Python, no Ansible imports.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
 
-MANAGED_BY = {'app.kubernetes.io/managed-by': 'edge_gpu.sharing'}
 KINDS = ('Deployment', 'Job')
 MPS_VOLUME = 'nvidia-mps'
-
-_DNS_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
-_DNS_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')
-_LABEL_NAME = re.compile(r'^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
-_RESOURCE = re.compile(r'^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')
-
-
-class ManifestError(ValueError):
-    """An option that would give an invalid object; the message names it."""
-
-
-def check_label(key, value):
-    prefix, _sep, name = key.rpartition('/')
-    if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or len(name) > 63 or not _LABEL_NAME.match(name):
-        raise ManifestError('labels: %r is not a valid label key' % (key,))
-    if not isinstance(value, str) or len(value) > 63 or (value and not _LABEL_NAME.match(value)):
-        raise ManifestError('labels: %r is not a valid value for label %s' % (value, key))
 
 
 def check_options(kind, namespace, labels, gpu_resource, runtime_class):
     if kind not in KINDS:
         raise ManifestError('kind must be Deployment or Job, got %r' % (kind,))
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.match(namespace):
-        raise ManifestError('namespace %r is not a valid namespace name' % (namespace,))
-    for key, value in (labels or {}).items():
-        check_label(key, value)
-    if gpu_resource is not None and not _RESOURCE.match(gpu_resource):
+    k8s_names.check_namespace(namespace)
+    k8s_names.check_labels(labels)
+    if gpu_resource is not None and not k8s_names.is_qualified_name(gpu_resource, prefix_required=True):
         raise ManifestError('gpu_resource %r is not an extended resource name such as nvidia.com/gpu' % (gpu_resource,))
-    if runtime_class is not None and (len(runtime_class) > 253 or not _DNS_SUBDOMAIN.match(runtime_class)):
+    if runtime_class is not None and not k8s_names.is_dns_subdomain(runtime_class):
         raise ManifestError('runtime_class %r is not a valid RuntimeClass name' % (runtime_class,))
 
 

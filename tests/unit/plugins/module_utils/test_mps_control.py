@@ -16,45 +16,6 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps
 
 GIB = 1024 ** 3
 
-
-@pytest.mark.parametrize('value, number', [(1, 1.0), (20, 20.0), ('20', 20.0), ('33.5', 33.5), (100, 100.0), (12.5, 12.5)])
-def test_percentage_accepted(value, number):
-    assert mps.parse_percentage(value) == number
-
-
-@pytest.mark.parametrize('value', [0, 101, '20%', '0', '-5', 'abc', True, None, [20], 0.5])
-def test_percentage_refused_naming_the_value(value):
-    with pytest.raises(ValueError) as info:
-        mps.parse_percentage(value)
-    assert repr(value) in str(info.value)
-    assert 'from 1 to 100' in str(info.value)
-
-
-@pytest.mark.parametrize('value, size', [('2G', 2 * GIB), ('512M', 512 * 1024 ** 2), ('64k', 64 * 1024), (' 1G ', GIB)])
-def test_mem_limit_accepted(value, size):
-    assert mps.parse_mem_limit(value) == size
-
-
-@pytest.mark.parametrize('value', ['2X', '2', '0G', 'G', '2 G', '1.5G', 2, None, '2GB'])
-def test_mem_limit_refused_naming_the_value(value):
-    with pytest.raises(ValueError) as info:
-        mps.parse_mem_limit(value)
-    assert repr(value) in str(info.value)
-
-
-@pytest.mark.parametrize('size, text', [(2 * GIB, '2G'), (1500 * 1024 ** 2, '1G'), (512 * 1024 ** 2, '512M'),
-                                        (1536 * 1024, '1M'), (4096, '4K'), (100, '100')])
-def test_mem_limit_text_rounds_down_like_the_daemon(size, text):
-    assert mps.mem_limit_text(size) == text
-
-
-def test_pipe_directory_too_long_for_the_socket():
-    mps.check_pipe_directory_length('/tmp/nvidia-mps')
-    with pytest.raises(ValueError) as info:
-        mps.check_pipe_directory_length('/' + 'p' * 100)
-    assert 'too long' in str(info.value)
-
-
 def test_daemon_environment_of_a_process_and_of_nothing():
     proc = subprocess.Popen(['sleep', '30'], env={'EDGE_GPU_PROBE': 'x=y', 'PATH': os.defpath})
     try:

@@ -124,7 +124,7 @@ def test_real_faults_fail_even_with_missing_empty(fake_device, run_module, error
     fake_device.use('t4_single', init_error=error)
     failed, result = run_module(gpu_info, {'missing': 'empty'})
     assert failed
-    assert result['nvml_error'] == kind
+    assert result['error_kind'] == kind
 
 
 def test_gpu_lost_while_reading_fails_and_names_the_gpu(fake_device, run_module, device_data):

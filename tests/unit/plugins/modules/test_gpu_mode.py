@@ -138,7 +138,7 @@ def test_nvml_refusing_permission_is_a_clear_error(fake_device, run_module):
     fake_device.use('t4_dual', deny_changes=True)
     before = fake_device.read()
     failed, result = run_module(gpu_mode, {'compute_mode': 'prohibited', 'gpus': [0]})
-    assert failed and result['nvml_error'] == 'no_permission' and 'root' in result['msg']
+    assert failed and result['error_kind'] == 'no_permission' and 'root' in result['msg']
     assert fake_device.read() == before
 
 
@@ -187,7 +187,7 @@ def test_unsupported_modes_are_refused(fake_device, run_module, device_data):
 def test_driver_not_loaded(fake_device, run_module):
     fake_device.use('driver_not_loaded')
     failed, result = run_module(gpu_mode, {'compute_mode': 'default'})
-    assert failed and result['nvml_error'] == 'driver_not_loaded'
+    assert failed and result['error_kind'] == 'driver_not_loaded'
 
 
 def test_missing_pynvml(run_module, monkeypatch):

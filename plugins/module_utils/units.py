@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Values as operators write them: percentages, memory sizes, booleans from strings.
+
+Plain Python, no Ansible imports. Each parser names the option in its error, so the same
+value is refused with the same words by every module, role and filter.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import math
+import os
+import re
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+
+_UNITS = (('G', 1024 ** 3), ('M', 1024 ** 2), ('K', 1024))
+_MEMORY_RE = re.compile(r'^([0-9]+)([KMG])$')
+_PERCENT_RE = re.compile(r'^[0-9]+(\.[0-9]+)?$')
+_TRUE = frozenset(('true', 'yes', 'on', '1', 'y', 't'))
+_FALSE = frozenset(('false', 'no', 'off', '0', 'n', 'f'))
+
+
+def parse_percentage(value, option):
+    """A percentage of SMs, 1 to 100, as a float."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or (
+            isinstance(value, str) and _PERCENT_RE.match(value.strip()))):
+        raise InvalidOption('%s must be a number from 1 to 100, got %r' % (option, value))
+    number = float(value)
+    if math.isnan(number) or not 1 <= number <= 100:
+        raise InvalidOption('%s must be a number from 1 to 100, got %r' % (option, value))
+    return number
+
+
+def parse_memory(value, option):
+    """A memory size such as ``2G``, ``512M`` or ``1024K``, in bytes."""
+    match = _MEMORY_RE.match(value.strip().upper()) if isinstance(value, str) else None
+    if not match or int(match.group(1)) == 0:
+        raise InvalidOption('%s: %r is not a memory size such as 512M or 2G (a whole number and K, M or G)'
+                            % (option, value))
+    return int(match.group(1)) * dict(_UNITS)[match.group(2)]
+
+
+def memory_text(size):
+    """The MPS daemon's spelling of a size: the largest unit it reaches, rounded down."""
+    for unit, factor in _UNITS:
+        if size >= factor:
+            return '%d%s' % (size // factor, unit)
+    return str(size)
+
+
+def number_text(value):
+    """``20`` for 20.0, ``12.5`` for 12.5: how percentages are written to the daemon and to env."""
+    value = float(value)
+    return '%d' % value if value == int(value) else repr(value)
+
+
+def parse_bool(value, option):
+    """A boolean, also from the strings ``-e`` and surveys give (``'false'``, ``'yes'``, ``'0'``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidOption('%s must be true or false, got %r' % (option, value))
+
+
+def absolute_path(value, option):
+    """An absolute, normalised path (relative ones would depend on the task's working directory)."""
+    if not isinstance(value, str) or not os.path.isabs(value):
+        raise InvalidOption('%s %r must be an absolute path' % (option, value))
+    normal = os.path.normpath(value)
+    if value.rstrip('/') != normal or value.startswith('//'):
+        raise InvalidOption('%s %r is not a normalised path; use %r' % (option, value, normal))
+    return value
