@@ -175,6 +175,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+error_kind:
+  description:
+    - On failure, what kind of failure it was (the same key in every module of the collection).
+      V(device_plugin_config) for a config the plugin would refuse or misread,
+      V(invalid_option) for other bad values, V(file) when O(dest) cannot be written,
+      V(missing_library) without PyYAML.
+  returned: failure
+  type: str
+  sample: device_plugin_config
 config:
   description: The config built from the top-level options (absent with only O(profiles)).
   returned: when not only profiles are given
@@ -207,7 +216,6 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ConfigError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
@@ -246,8 +254,6 @@ def build(module):
             default_profile=params['default_profile'])
         result['expected_labels'] = dict((name, device_plugin.expected_node_labels(config, product_of(gpus)))
                                          for name, config in configs.items())
-    elif params['default_profile'] is not None:
-        raise ConfigError('default_profile %r needs profiles' % params['default_profile'])
 
     if params['dest']:
         content = serialize.dump_yaml(result['config'] if single else result['configmap'])
@@ -285,6 +291,7 @@ def main():
             configmap_name=dict(type='str', default='device-plugin-config'),
             namespace=dict(type='str', default='gpu-operator'),
         ),
+        required_by={'default_profile': 'profiles'},
         supports_check_mode=True,
     )
     run_module(module, build)

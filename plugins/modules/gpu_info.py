@@ -99,6 +99,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+error_kind:
+  description:
+    - On failure, what kind of failure it was, for playbooks to branch on (the same key in every
+      module of the collection). V(invalid_option) for a bad O(gpus); NVML's own kinds such as
+      V(pynvml_missing), V(library_not_found), V(driver_not_loaded), V(no_permission),
+      V(gpu_lost), V(version_mismatch).
+  returned: failure
+  type: str
+  sample: driver_not_loaded
 gpu_info:
   description: What NVML reports for this device.
   returned: always

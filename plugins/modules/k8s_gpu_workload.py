@@ -108,6 +108,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+error_kind:
+  description:
+    - On failure, what kind of failure it was (the same key in every module of the collection).
+      V(plan) when the workloads do not fit, V(manifest) for options that would give an invalid
+      object, V(file) when O(dest) cannot be written, V(missing_library) without PyYAML.
+  returned: failure
+  type: str
+  sample: plan
 plan:
   description: The sharing plan (as the C(edge_gpu.sharing.gpu_plan) filter returns it).
   returned: always

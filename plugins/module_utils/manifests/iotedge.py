@@ -28,8 +28,9 @@ EDGE_HUB_CREATE_OPTIONS = {'HostConfig': {'PortBindings': {
 DEFAULT_ROUTES = {'upstream': 'FROM /messages/* INTO $upstream'}
 RESTART_POLICIES = ('never', 'on-failure', 'on-unhealthy', 'always')
 
-_CREDENTIAL_NAME = re.compile(r'^[^.$# ]+$')
-_ROUTE_NAME = re.compile(r'^[^.$# ]+$')
+# Registry credential and route names become keys of the module twin's desired properties,
+# which may not contain '.', '$', '#' or spaces.
+_TWIN_KEY = re.compile(r'^[^.$# ]+$')
 
 
 def create_options_settings(options, module):
@@ -79,7 +80,7 @@ def _workload_create_options(workload, plan, gpu_runtime, extra):
 
 def check_credentials(credentials):
     for name, entry in (credentials or {}).items():
-        if not isinstance(name, str) or not _CREDENTIAL_NAME.match(name):
+        if not isinstance(name, str) or not _TWIN_KEY.match(name):
             raise ManifestError('registry_credentials: %r is not a valid credential name' % (name,))
         if not isinstance(entry, dict) or sorted(entry) != ['address', 'password', 'username']:
             raise ManifestError('registry_credentials.%s must have exactly address, username and password' % name)
@@ -97,7 +98,7 @@ def manifest(plan, registry_credentials=None, routes=None, store_and_forward_ttl
     check_credentials(registry_credentials)
     routes = DEFAULT_ROUTES if routes is None else routes
     for name, route in routes.items():
-        if not _ROUTE_NAME.match(name) or not isinstance(route, str) or not route.strip() or '\n' in route:
+        if not _TWIN_KEY.match(name) or not isinstance(route, str) or not route.strip() or '\n' in route:
             raise ManifestError('routes: %r: %r is not a valid route' % (name, route))
     unknown = sorted(set(create_options or {}) - set(w['name'] for w in plan['workloads']))
     if unknown:

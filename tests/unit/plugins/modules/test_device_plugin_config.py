@@ -105,7 +105,7 @@ def test_resources_suboptions(run_module):
 
 def test_default_profile_needs_profiles(run_module):
     failed, result = run_module(module, {'replicas': 2, 'default_profile': 'x'})
-    assert failed and 'needs profiles' in result['msg']
+    assert failed and 'default_profile' in result['msg'] and 'profiles' in result['msg']
 
 
 def test_dest_that_is_a_directory(run_module, tmp_path):
