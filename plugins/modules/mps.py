@@ -57,8 +57,8 @@ options:
       - V(configured) sets the defaults on the daemon already serving O(pipe_directory) and never
         starts, stops or restarts it; its owner (for example its systemd unit) does that. It fails
         (RV(error_kind=mps)) when no daemon serves O(pipe_directory), and when O(gpus) names GPUs
-        other than those the daemon serves. O(log_directory) and O(force) are not used: the daemon
-        logs where its owner said.
+        other than those the daemon serves. O(log_directory) and O(force) are not used (the daemon
+        logs where its owner said).
     type: str
     choices: [started, stopped, configured]
     default: started
