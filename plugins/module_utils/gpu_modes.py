@@ -7,12 +7,14 @@
 
 Plain Python, no Ansible imports. ``plan`` is pure: it compares what NVML reported with
 what was asked and either returns the changes or raises ``ModeError`` listing every
-problem; ``apply`` makes the changes and puts back what it had changed if one fails.
+problem; ``difference`` turns them into ``changed`` and ``--diff``; ``apply`` makes the
+changes and puts back what it had changed if one fails.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ModeError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import label, mig_enabled
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import NvmlError
@@ -93,8 +95,9 @@ def apply(session, handles, changes):
         raise NvmlError(exc.kind, '%s (the %d change(s) made before were undone)' % (exc, len(done)), exc.code)
 
 
-def diff(changes):
-    return {
-        'before': dict((label(change['gpu']), change['before']) for change in changes),
-        'after': dict((label(change['gpu']), change['after']) for change in changes),
-    }
+def difference(changes):
+    """The changes as a ``DifferenceTracker``: one record per GPU that changes, named by its label."""
+    tracker = DifferenceTracker()
+    for change in changes:
+        tracker.add(label(change['gpu']), change['before'], change['after'])
+    return tracker

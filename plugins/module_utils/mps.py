@@ -5,7 +5,8 @@
 
 """Knowledge of NVIDIA's MPS control daemon (``nvidia-cuda-mps-control``).
 
-Plain Python, no Ansible imports.
+Plain Python, no Ansible imports. This file talks to the daemon (its lock, its environment,
+its commands and replies); ``mps_daemon.py`` decides what to ask of it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -115,6 +116,11 @@ class MpsControl(object):
         if self.timeout_binary and rc == _TIMED_OUT:
             raise MpsError('the MPS control daemon did not answer %s within %ss; control log:\n%s'
                            % (what, self.timeout, self.log_tail()))
+
+    def using_log_directory(self, log_directory):
+        """The same daemon addressed with another log directory (the one a running daemon uses)."""
+        return MpsControl(self.run_command, self.binary, self.pipe_directory, log_directory, timeout=self.timeout,
+                          timeout_binary=self.timeout_binary, sleep=self.sleep, clock=self.clock)
 
     @property
     def environ(self):

@@ -115,6 +115,16 @@ skipped_gpus:
   type: list
   elements: dict
   sample: [{index: 0, uuid: GPU-3e4f5a6b-7c8d-9e0f-a1b2-c3d4e5f6a7b8, reason: MIG is enabled}]
+error_kind:
+  description:
+    - Why the task failed, as a short stable word to branch on (the C(msg) says it for people).
+    - V(invalid_option) for a refused option value; V(gpu_mode) when the modes cannot be applied
+      (processes running, MIG, not supported), with nothing changed; V(no_permission) without root;
+      V(pynvml_missing) without nvidia-ml-py; NVML's own kinds such as V(driver_not_loaded),
+      V(library_not_found) or V(gpu_lost).
+  returned: failure
+  type: str
+  sample: gpu_mode
 '''
 
 import os
@@ -153,9 +163,10 @@ def converge(module):
     for item in skipped:
         module.warn('%s left as it is: %s' % (gpu_rules.label(item), item['reason']))
 
-    result = dict(changed=bool(changes), gpus=result_gpus, skipped_gpus=skipped)
+    difference = gpu_modes.difference(changes)
+    result = dict(changed=difference.changed, gpus=result_gpus, skipped_gpus=skipped)
     if module._diff:
-        result['diff'] = gpu_modes.diff(changes)
+        result['diff'] = difference.diff()
     return result
 
 

@@ -11,10 +11,12 @@ __metaclass__ = type
 import os
 import signal
 import stat
+import subprocess
+import time
 
 import pytest
 
-from harness import mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
+from harness import MPS_CONTROL, mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
 from fleet import load_device  # pylint: disable=import-error
 
 HOST = 'edge-13'
@@ -174,3 +176,46 @@ def test_daemon_that_fails_or_hangs(mps, dirs, sim_root, script, words):
     result = mps({'control_binary': binary, 'timeout': 2}, expect_failure=True)
     assert result['failed'] is True and words in result['msg']
     assert mps_daemons_under(sim_root) == []
+
+
+def owner_starts(dirs):
+    """Start NVIDIA's daemon the way its systemd unit would: outside the module, with no defaults set."""
+    for path in dirs.values():
+        os.makedirs(path, mode=0o755)
+    env = dict(os.environ, CUDA_MPS_PIPE_DIRECTORY=dirs['pipe_directory'], CUDA_MPS_LOG_DIRECTORY=dirs['log_directory'])
+    subprocess.run([MPS_CONTROL, '-d'], env=env, check=True, timeout=10)
+    for _attempt in range(100):
+        if mps_query(dirs['pipe_directory'], 'get_server_list')[0] == 0:
+            break
+        time.sleep(0.1)
+    pids = mps_daemons_under(dirs['pipe_directory'])
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def test_configured_sets_defaults_on_a_daemon_it_did_not_start(mps, dirs):
+    pid = owner_starts(dirs)
+    pipe = dirs['pipe_directory']
+    wanted = {'state': 'configured', 'default_active_thread_percentage': 25, 'default_client_priority': 1}
+    first = mps(wanted)
+    assert first['changed'] is True and first['pid'] == pid
+    before, after = first['diff']['before'], first['diff']['after']
+    assert [key for key in sorted(before) if before[key] != after[key]] == [
+        'default_active_thread_percentage', 'default_client_priority']
+    assert mps_query(pipe, 'get_default_active_thread_percentage') == (0, '25.0')
+    assert mps_query(pipe, 'get_default_client_priority') == (0, '1')
+
+    again = mps(wanted)
+    assert again['changed'] is False and again['pid'] == pid
+
+    predicted = mps(dict(wanted, default_active_thread_percentage=40), check=True)
+    assert predicted['changed'] is True and predicted['default_active_thread_percentage'] == 40.0
+    assert mps_query(pipe, 'get_default_active_thread_percentage') == (0, '25.0')
+    assert mps_daemons_under(pipe) == [pid]
+
+
+def test_configured_without_a_daemon_fails_and_starts_nothing(mps, dirs, sim_root):
+    result = mps({'state': 'configured', 'default_active_thread_percentage': 25}, expect_failure=True)
+    assert result['failed'] is True and result['error_kind'] == 'mps'
+    assert 'no MPS control daemon serves %s' % dirs['pipe_directory'] in result['msg']
+    assert mps_daemons_under(sim_root) == [] and not os.path.exists(dirs['pipe_directory'])

@@ -16,6 +16,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps
 
 GIB = 1024 ** 3
 
+
 def test_daemon_environment_of_a_process_and_of_nothing():
     proc = subprocess.Popen(['sleep', '30'], env={'EDGE_GPU_PROBE': 'x=y', 'PATH': os.defpath})
     try:

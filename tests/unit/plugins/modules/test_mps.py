@@ -237,3 +237,87 @@ def test_failed_restart_brings_the_old_daemon_back(args, run_module, mps_daemon)
     assert failed and 'started again as it was' in result['msg']
     assert mps_daemon.running and mps_daemon.env['CUDA_VISIBLE_DEVICES'] == GPU1
     assert mps_daemon.percentage == 20.0 and mps_daemon.limits == {0: '2G'}
+
+
+# ---- state: configured (the daemon belongs to another owner, such as its systemd unit) ----
+
+def owner_starts(mps_daemon, args, visible=None):
+    """Start the scripted daemon the way its systemd unit would, outside the module."""
+    environ = {'CUDA_MPS_PIPE_DIRECTORY': args['pipe_directory'], 'CUDA_MPS_LOG_DIRECTORY': '/var/log/owner-mps'}
+    if visible:
+        environ['CUDA_VISIBLE_DEVICES'] = visible
+    assert mps_daemon.run_command([mps_daemon.BINARY, '-d'], environ_update=environ)[0] == 0
+    del mps_daemon.calls[:]
+
+
+def lifecycle(mps_daemon):
+    return [call for call in mps_daemon.calls if call in ('-d', 'quit')]
+
+
+def test_configured_sets_defaults_on_the_owners_daemon_then_is_not_changed(args, run_module, mps_daemon):
+    owner_starts(mps_daemon, args)
+    wanted = dict(args, state='configured', default_active_thread_percentage=25, default_client_priority=1,
+                  default_pinned_device_mem_limit={'0': '1G'}, _ansible_diff=True)
+    failed, result = run_module(mps_module, wanted)
+    assert not failed and result['changed'] is True
+    assert (mps_daemon.percentage, mps_daemon.priority, mps_daemon.limits) == (25.0, 1, {0: '1G'})
+    assert result['pid'] == 4242 and result['log_directory'] == '/var/log/owner-mps'
+    before, after = result['diff']['before'], result['diff']['after']
+    assert sorted(key for key in before if before[key] != after[key]) == [
+        'default_active_thread_percentage', 'default_client_priority', 'default_pinned_device_mem_limit']
+    failed, result = run_module(mps_module, wanted)
+    assert not failed and result['changed'] is False
+    assert lifecycle(mps_daemon) == [] and not os.path.exists(args['log_directory'])
+
+
+def test_configured_without_a_daemon_fails_naming_the_directory_and_starts_nothing(args, run_module, mps_daemon):
+    for check_mode in (False, True):
+        failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=25),
+                                    check_mode=check_mode)
+        assert failed and result['error_kind'] == 'mps'
+        assert 'no MPS control daemon serves %s' % args['pipe_directory'] in result['msg']
+    assert lifecycle(mps_daemon) == [] and not mps_daemon.running
+    assert not os.path.exists(args['pipe_directory'])
+
+
+def test_configured_in_check_mode_reports_without_setting(args, run_module, mps_daemon):
+    owner_starts(mps_daemon, args)
+    failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=25),
+                                check_mode=True)
+    assert not failed and result['changed'] is True and result['default_active_thread_percentage'] == 25.0
+    assert mps_daemon.percentage == 100.0
+    assert not [call for call in mps_daemon.calls if call.startswith('set_')]
+
+
+def test_configured_never_restarts_a_daemon_serving_other_gpus(args, run_module, mps_daemon):
+    owner_starts(mps_daemon, args, visible='GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6')
+    failed, result = run_module(mps_module, dict(args, state='configured', gpus=[1], default_client_priority=1))
+    assert failed and result['error_kind'] == 'mps' and 'never restarts it' in result['msg']
+    assert lifecycle(mps_daemon) == [] and mps_daemon.priority == 0
+
+
+def test_configured_with_the_gpus_it_serves_and_with_clients_connected(args, run_module, mps_daemon):
+    owner_starts(mps_daemon, args, visible=GPU1)
+    mps_daemon.servers, mps_daemon.clients = [77], {77: [501]}
+    failed, result = run_module(mps_module, dict(args, state='configured', gpus=[1], default_client_priority=1))
+    assert not failed and result['changed'] is True and mps_daemon.priority == 1
+    assert lifecycle(mps_daemon) == []
+
+
+def test_configured_refused_default_puts_the_others_back_and_keeps_the_daemon(args, run_module, mps_daemon):
+    owner_starts(mps_daemon, args)
+    mps_daemon.refuse.add('set_default_device_pinned_mem_limit')
+    failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=40,
+                                                 default_pinned_device_mem_limit={'0': '1G'}))
+    assert failed and result['error_kind'] == 'mps' and 'put back' in result['msg']
+    assert mps_daemon.running and mps_daemon.percentage == 100.0 and lifecycle(mps_daemon) == []
+
+
+def test_error_kinds(args, run_module, mps_daemon):
+    failed, result = run_module(mps_module, dict(args, default_active_thread_percentage=0))
+    assert failed and result['error_kind'] == 'invalid_option'
+    failed, result = run_module(mps_module, dict(started(args), default_pinned_device_mem_limit={'1': '2G'}))
+    assert failed and result['error_kind'] == 'invalid_option'
+    mps_daemon.start_rc = 1
+    failed, result = run_module(mps_module, args)
+    assert failed and result['error_kind'] == 'mps'
