@@ -1,0 +1,365 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""One desired sharing state per device, from one intent: read, decide, diff, apply.
+
+Plain Python, no Ansible imports (the module hands in what needs it: the MPS control client,
+a file writer). ``parse_intent`` checks the whole request before anything is read;
+``decide`` (pure) turns the device's GPUs and the intent into the desired state: each GPU's
+strategy, its compute and persistence modes, what the MPS daemon serves with which defaults,
+the placement of every workload and its manifests; ``converge`` compares that with the device
+and changes only what differs, undoing what it did when a later step fails.
+
+Rules that hold whatever the intent:
+  * MPS variables only reach workloads placed on a GPU that the MPS daemon serves;
+  * a GPU reserved for VMs is never shared and never gets a workload;
+  * a device without GPUs or without a usable driver succeeds when its request needs no GPU;
+  * an empty workload list never removes the workloads already deployed unless ``prune``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpu_modes, gpus as gpu_rules, mps_daemon, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.diff import DifferenceTracker
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, iotedge, kubernetes
+
+NONE, TIME_SLICING, MPS = 'none', 'time_slicing', 'mps'
+STRATEGIES = (NONE, TIME_SLICING, MPS)
+PLATFORMS = ('kubernetes', 'iotedge', 'none')
+# The manifest builders' own options, passed through by keyword.
+IOTEDGE_OPTIONS = ('registry_credentials', 'routes', 'gpu_runtime', 'create_options')
+KUBERNETES_OPTIONS = ('kind', 'namespace', 'labels', 'gpu_resource', 'runtime_class')
+
+
+# ---- the intent --------------------------------------------------------------------------
+
+def _strategy(value, option):
+    if value not in STRATEGIES:
+        raise InvalidOption('%s must be one of %s, got %r' % (option, ', '.join(STRATEGIES), value))
+    return value
+
+
+def parse_intent(params):
+    """Check everything that can be checked without the device; returns the intent (a dict)."""
+    intent = {
+        'strategy': _strategy(params['strategy'], 'strategy'),
+        'platform': params['platform'],
+        'workloads': params['workloads'],
+        'prune': units.parse_bool(params['prune'], 'prune'),
+        'oversubscribe': units.parse_bool(params['oversubscribe'], 'oversubscribe'),
+        'manage_compute_mode': units.parse_bool(params['manage_compute_mode'], 'manage_compute_mode'),
+        'force': units.parse_bool(params['force'], 'force'),
+        'device_ids': params['device_ids'],
+        'replicas': params['replicas'],
+        'pipe_directory': gpu_rules.check_pipe_directory(params['mps_pipe_directory'], 'mps_pipe_directory'),
+        'log_directory': units.absolute_path(params['mps_log_directory'], 'mps_log_directory'),
+        'daemon_owner': params['mps_daemon_owner'],
+        'iotedge_dest': params['iotedge_dest'] and units.absolute_path(params['iotedge_dest'], 'iotedge_dest'),
+        'reserved': gpu_rules.parse_selectors(params['reserved_gpus'], 'reserved_gpus'),
+        'gpu_strategies': [],
+        'defaults': {},
+        'pinned': [],
+        'iotedge_options': dict((key, params[key]) for key in IOTEDGE_OPTIONS if params.get(key) is not None),
+        'kubernetes_options': dict((key, params[key]) for key in KUBERNETES_OPTIONS if params.get(key) is not None),
+    }
+    if intent['platform'] not in PLATFORMS:
+        raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
+    if not isinstance(intent['workloads'], list):
+        raise InvalidOption('workloads must be a list, got %r' % (intent['workloads'],))
+    if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
+                                           or intent['replicas'] < 2):
+        raise InvalidOption('replicas must be a whole number of at least 2, got %r' % (intent['replicas'],))
+    for key, value in sorted((params['gpu_strategies'] or {}).items(), key=lambda item: str(item[0])):
+        intent['gpu_strategies'].append((gpu_rules.parse_selector(key, 'gpu_strategies'),
+                                         _strategy(value, 'gpu_strategies[%s]' % key)))
+    if params['mps_default_active_thread_percentage'] is not None:
+        intent['defaults'][mps_daemon.PERCENTAGE] = units.parse_percentage(
+            params['mps_default_active_thread_percentage'], 'mps_default_active_thread_percentage')
+    if params['mps_default_client_priority'] is not None:
+        intent['defaults'][mps_daemon.PRIORITY] = params['mps_default_client_priority']
+    limits = params['mps_pinned_device_mem_limit']
+    if isinstance(limits, dict):
+        for key, size in sorted(limits.items(), key=lambda item: str(item[0])):
+            intent['pinned'].append((gpu_rules.parse_selector(key, 'mps_pinned_device_mem_limit'),
+                                     units.parse_memory(size, 'mps_pinned_device_mem_limit')))
+    elif limits is not None:
+        # One size for every GPU the daemon serves.
+        intent['pinned'].append((gpu_rules.ALL, units.parse_memory(limits, 'mps_pinned_device_mem_limit')))
+    return intent
+
+
+def needs_gpu(intent):
+    """Whether the request asks anything of a GPU (a GPU-less device fails only then)."""
+    if intent['strategy'] != NONE or any(strategy != NONE for _selector, strategy in intent['gpu_strategies']):
+        return True
+    return any(not isinstance(w, dict) or w.get('gpu') != 'none' for w in intent['workloads'])
+
+
+# ---- the desired state (pure) ------------------------------------------------------------
+
+def strategies_by_gpu(intent, gpus):
+    """``{index: strategy}``: the device default, each per-GPU override, reserved GPUs unshared."""
+    chosen = dict((gpu['index'], intent['strategy']) for gpu in gpus)
+    for selector, strategy in intent['gpu_strategies']:
+        gpu = gpu_rules.find(gpus, selector)
+        if gpu is None:
+            raise InvalidOption('gpu_strategies: no GPU matches %s on this device (it has %s)'
+                                % (selector, gpu_rules.labels(gpus) or 'no GPUs'))
+        if strategy == MPS and gpu_rules.mig_enabled(gpu):
+            raise InvalidOption('gpu_strategies: %s is MIG-enabled; MPS is not set up on MIG-enabled GPUs'
+                                % gpu_rules.label(gpu))
+        chosen[gpu['index']] = strategy
+    for selector in intent['reserved']:
+        gpu = gpu_rules.find(gpus, selector)
+        if gpu is None:
+            raise InvalidOption('reserved_gpus: no GPU matches %s on this device' % selector)
+        chosen[gpu['index']] = NONE
+    for gpu in gpus:
+        # A device-wide default never turns MPS on for a MIG-enabled GPU; it stays as it is.
+        if gpu_rules.mig_enabled(gpu) and chosen[gpu['index']] == MPS:
+            chosen[gpu['index']] = NONE
+    return chosen
+
+
+def mps_request(intent, gpus, chosen):
+    """What the MPS daemon must do: serve the MPS GPUs (by UUID) with the defaults, or not run."""
+    served = [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+    wanted = dict(intent['defaults'])
+    limits = {}
+    for selector, size in intent['pinned']:
+        targets = served if selector == gpu_rules.ALL else [gpu_rules.find(gpus, selector)]
+        for gpu in targets:
+            if gpu is None or gpu not in served:
+                raise InvalidOption('mps_pinned_device_mem_limit: %s is not a GPU the MPS daemon serves (%s)'
+                                    % (selector, gpu_rules.labels(served) or 'none'))
+            # The daemon numbers the GPUs it serves from 0, in the order it was given them.
+            limits[served.index(gpu)] = units.memory_text(size)
+    if limits:
+        wanted[mps_daemon.PINNED] = limits
+    if not served:
+        state = mps_daemon.STOPPED
+    else:
+        state = mps_daemon.CONFIGURED if intent['daemon_owner'] == 'systemd' else mps_daemon.STARTED
+    return {'state': state, 'pipe_directory': intent['pipe_directory'], 'log_directory': intent['log_directory'],
+            'wanted': wanted, 'force': intent['force']}, [gpu['uuid'] for gpu in served]
+
+
+def mode_changes(intent, gpus, chosen):
+    """Compute and persistence modes: MPS GPUs in exclusive_process with persistence on; a GPU
+    leaving MPS (left in exclusive_process) back to default. Other modes are the operator's."""
+    if not intent['manage_compute_mode']:
+        return []
+    mps_gpus = [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+    released = [gpu for gpu in gpus if chosen[gpu['index']] != MPS and gpu['compute_mode'] == 'exclusive_process'
+                and not gpu_rules.mig_enabled(gpu)]
+    changes = []
+    if mps_gpus:
+        changes += gpu_modes.plan(mps_gpus, True, 'exclusive_process', True, intent['force'])[0]
+    if released:
+        changes += gpu_modes.plan(released, True, 'default', None, intent['force'])[0]
+    return sorted(changes, key=lambda change: change['gpu']['index'])
+
+
+def make_plan(intent, gpus, chosen):
+    """Place the workloads; ``gpu_sharing`` tells the planner each GPU's strategy."""
+    return planner.make_plan(
+        gpus, intent['workloads'], sharing=intent['strategy'],
+        gpu_sharing=dict((index, strategy) for index, strategy in chosen.items()),
+        reserved_gpus=intent['reserved'], oversubscribe=intent['oversubscribe'],
+        mps_pipe_directory=intent['pipe_directory'], device_ids=intent['device_ids'])
+
+
+def device_plugin_config(intent, gpus, chosen):
+    """The device plugin's config for a Kubernetes node: time-slicing replicas for its shared GPUs.
+
+    Host MPS and the device plugin's own MPS are never both on: GPUs MPS serves are left to the
+    host daemon, and the plugin only time-slices.
+    """
+    sliced = [gpu for gpu in gpus if chosen[gpu['index']] == TIME_SLICING]
+    if not sliced or intent['replicas'] is None:
+        return device_plugin.build_config({'strategy': 'none'}, gpus)
+    return device_plugin.build_config({'strategy': 'time_slicing', 'replicas': intent['replicas']}, gpus)
+
+
+def summary(intent, desired, changed, available):
+    """One line a person can read for each of 200 devices."""
+    chosen = desired['strategies']
+    per_gpu = ' '.join('%d:%s' % (index, chosen[index]) for index in sorted(chosen)) if chosen else (
+        'none' if available else 'none (no usable NVML)')
+    served = desired['mps_gpus']
+    return 'strategy %s; GPUs %s; MPS %s; workloads %d; %s' % (
+        intent['strategy'], per_gpu, ('serves %d GPU(s)' % len(served)) if served else 'off',
+        len(desired['plan']['workloads']), 'changed' if changed else 'unchanged')
+
+
+def public_mps(state):
+    return None if state is None else mps_daemon.public(state)
+
+
+def _undo_modes(session, handles, changes):
+    reverse = [{'gpu': change['gpu'], 'before': change['after'], 'after': change['before']} for change in changes]
+    gpu_modes.apply(session, handles, list(reversed(reverse)))
+
+
+def _undo_mps(control, before, after):
+    """Put the daemon back as ``before`` had it, after this run changed it to ``after``."""
+    if after['running']:
+        control.stop()
+    if before['running']:
+        mps_daemon.restore_previous_daemon(control, before)
+
+
+def _mps_view(state):
+    """The daemon fields a person compares (not its pid, which a restart changes)."""
+    shown = mps_daemon.public(state)
+    return dict((key, shown[key]) for key in ('running', 'visible_devices', 'log_directory', mps_daemon.PERCENTAGE,
+                                               mps_daemon.PINNED, mps_daemon.PRIORITY))
+
+
+def decide(intent, gpus):
+    """The desired state of a device with ``gpus`` (``gpu_info``'s list); reads and changes nothing."""
+    chosen = strategies_by_gpu(intent, gpus)
+    plan = make_plan(intent, gpus, chosen)
+    request, served = mps_request(intent, gpus, chosen)
+    desired = {'strategies': chosen, 'plan': plan, 'mode_changes': mode_changes(intent, gpus, chosen),
+               'mps_request': request, 'mps_gpus': served, 'manifest': None, 'objects': [], 'device_plugin_config': None}
+    if intent['platform'] == 'iotedge':
+        if plan['workloads'] or intent['prune']:
+            desired['manifest'] = iotedge.manifest(plan, **intent['iotedge_options'])
+    elif intent['platform'] == 'kubernetes':
+        desired['objects'] = kubernetes.workload_objects(plan, **intent['kubernetes_options'])
+        desired['device_plugin_config'] = device_plugin_config(intent, gpus, chosen)
+    return desired
+
+
+def converge(intent, gpus, session, handles, control, files, check_mode):
+    """Bring the device to ``decide``'s state; returns ``(desired, DifferenceTracker, mps state after)``.
+
+    ``control`` is an ``mps.MpsControl`` (``None`` where the control program is missing);
+    ``files`` has ``differs(path, content)`` and ``write(path, content)``. Every check runs
+    before the first change; a failing step undoes the steps before it.
+    """
+    desired = decide(intent, gpus)
+    request, served = desired['mps_request'], desired['mps_gpus']
+    if control is None:
+        if request['state'] != mps_daemon.STOPPED:
+            raise EdgeGpuError('MPS is asked for GPUs %s, but the MPS control program is not installed'
+                               % ', '.join(served), 'mps')
+        mps_before = mps_plan = None
+    else:
+        devices = mps_daemon.device_ordinals(request['wanted'], served)
+        mps_before = mps_daemon.read(control, request['log_directory'], devices)
+        if request['state'] == mps_daemon.CONFIGURED and mps_before['running']:
+            control = control.using_log_directory(mps_before['log_directory'])
+        mps_plan = mps_daemon.plan(mps_before, request, served or None, devices)
+        mps_daemon.check_action(control, mps_plan, request)
+
+    content = None
+    if desired['manifest'] is not None:
+        content = files.render(desired['manifest'])
+
+    tracker = DifferenceTracker().merge(gpu_modes.difference(desired['mode_changes']))
+    if mps_plan is not None:
+        tracker.add('mps', _mps_view(mps_before), _mps_view(mps_plan.desired))
+    if content is not None and files.differs(intent['iotedge_dest'], content):
+        tracker.add('manifest', files.current(intent['iotedge_dest']), content)
+    desired['restore'] = None
+    if check_mode or not tracker.changed:
+        return desired, tracker, mps_plan.desired if mps_plan else None
+    desired['restore'] = {
+        'modes': [dict((key, change['gpu'][key]) for key in ('uuid', 'compute_mode', 'persistence_mode'))
+                  for change in desired['mode_changes']],
+        'mps': _mps_view(mps_before) if tracker.has_difference_for('mps') else None,
+        'manifest': None,
+    }
+
+    stopping = mps_plan is not None and mps_plan.action == mps_daemon.STOP
+    steps = (('mps', 'modes') if stopping else ('modes', 'mps')) + ('manifest',)
+    done, mps_after = [], mps_before
+    try:
+        for step in steps:
+            if step == 'modes' and desired['mode_changes']:
+                gpu_modes.apply(session, handles, desired['mode_changes'])
+            elif step == 'mps' and mps_plan is not None and tracker.has_difference_for('mps'):
+                mps_after = mps_daemon.apply(control, mps_before, mps_plan, served or None)
+            elif step == 'manifest' and tracker.has_difference_for('manifest'):
+                existed = files.current(intent['iotedge_dest']) is not None
+                desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
+                                                  'backup': files.write(intent['iotedge_dest'], content)}
+            else:
+                continue
+            done.append(step)
+    except EdgeGpuError as exc:
+        undone = []
+        for step in reversed(done):
+            try:
+                if step == 'modes':
+                    _undo_modes(session, handles, desired['mode_changes'])
+                else:
+                    _undo_mps(control, mps_before, mps_after)
+                undone.append(step)
+            except EdgeGpuError as undo_exc:
+                raise EdgeGpuError('%s; undoing %s also failed: %s' % (exc, step, undo_exc), exc.kind)
+        if undone:
+            raise EdgeGpuError('%s; the device was put back as it was (%s undone)' % (exc, ', '.join(undone)), exc.kind)
+        raise
+    return desired, tracker, mps_after
+
+
+# ---- putting a device back ---------------------------------------------------------------
+
+def restore(snapshot, gpus, session, handles, control, files, check_mode):
+    """Put back what a ``converge`` changed, from the ``restore`` data it returned.
+
+    The daemon is stopped before GPU modes change and started again after, as converging does.
+    Returns a ``DifferenceTracker`` of what this changed.
+    """
+    tracker = DifferenceTracker()
+    changes = []
+    for entry in snapshot.get('modes') or []:
+        gpu = gpu_rules.find(gpus, entry['uuid'])
+        if gpu is None:
+            raise InvalidOption('restore: %s is no longer on this device' % entry['uuid'])
+        before = dict((key, gpu[key]) for key in gpu_modes.FIELDS)
+        after = dict((key, entry[key]) for key in gpu_modes.FIELDS)
+        if before != after:
+            changes.append({'gpu': gpu, 'before': before, 'after': after})
+    tracker.merge(gpu_modes.difference(changes))
+    mps_plan = None
+    if snapshot.get('mps') is not None and control is not None:
+        previous = snapshot['mps']
+        visible = previous['visible_devices'].split(',') if previous['visible_devices'] else None
+        wanted = {}
+        if previous['running']:
+            wanted = dict((name, previous[name]) for name in (mps_daemon.PERCENTAGE, mps_daemon.PRIORITY))
+            limits = dict((int(device), text) for device, text in previous[mps_daemon.PINNED].items() if text)
+            if limits:
+                wanted[mps_daemon.PINNED] = limits
+        request = {'state': mps_daemon.STARTED if previous['running'] else mps_daemon.STOPPED,
+                   'pipe_directory': control.pipe_directory, 'log_directory': previous['log_directory'],
+                   'wanted': wanted, 'force': True}
+        devices = mps_daemon.device_ordinals(wanted, visible)
+        current = mps_daemon.read(control, previous['log_directory'], devices)
+        mps_plan = mps_daemon.plan(current, request, visible, devices)
+        tracker.add('mps', _mps_view(current), _mps_view(mps_plan.desired))
+    manifest = snapshot.get('manifest')
+    if manifest:
+        tracker.add('manifest', 'written by this run', 'as before' if manifest['existed'] else 'absent')
+    if check_mode or not tracker.changed:
+        return tracker
+    if mps_plan is not None and mps_plan.action in (mps_daemon.STOP, mps_daemon.RESTART):
+        control.stop()
+    if changes:
+        gpu_modes.apply(session, handles, changes)
+    if mps_plan is not None and request['state'] == mps_daemon.STARTED:
+        control = control.using_log_directory(request['log_directory'])
+        current = mps_daemon.read(control, request['log_directory'], devices)
+        mps_daemon.apply(control, current, mps_daemon.plan(current, request, visible, devices), visible)
+    if manifest:
+        files.put_back(manifest['path'], manifest['backup'] if manifest['existed'] else None)
+    return tracker
