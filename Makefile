@@ -53,12 +53,17 @@ nvidia-userland:
 	tests/sim/fetch_nvidia_userland.sh $(NVIDIA_ROOT)
 
 # ansible-test wants the collection at .../ansible_collections/<namespace>/<name>: copy the files git knows.
-# ansible-test's shellcheck sanity test needs the program; install it where we may.
+# ansible-test's shellcheck sanity test needs shellcheck, and the mps role's unit test needs
+# systemd-analyze (Debian package systemd; no systemd needs to run): install them where we may.
 tools:
 	@command -v shellcheck >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -qq --no-install-recommends shellcheck >/dev/null 2>&1 || \
 	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends shellcheck >/dev/null)); } || \
 	  echo "warning: shellcheck is not installed; ansible-test skips its shell checks"
+	@command -v systemd-analyze >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends systemd >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd >/dev/null)); } || \
+	  echo "warning: systemd-analyze is not installed; the systemd unit test skips its check"
 
 sanity: venv tools
 	rm -rf $(TEST_ROOT) && mkdir -p $(TEST_TREE)
@@ -79,7 +84,7 @@ lint: venv
 	$(BIN)/ansible-lint --offline --profile production
 
 # Each test lays out its own fleet under /tmp, so two workers can run side by side.
-integration: install fleet nvidia-userland
+integration: install fleet nvidia-userland tools
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
 	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini -n 2 tests/integration
 

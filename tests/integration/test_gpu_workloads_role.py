@@ -70,3 +70,23 @@ def test_device_that_cannot_hold_the_workloads_fails_and_writes_nothing(fleet_ho
         'gpu_workloads_list': [{'name': 'a', 'image': 'registry.local/a:1'}]})
     assert run.rc != 0 and "workload 'a': no GPU can take it" in run.output and 'MIG-enabled' in run.output
     assert not os.path.exists(out)
+
+
+def test_verify_reads_the_written_objects_back(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'rendered')
+    extra = {'target_hosts': 'edge-13', 'gpu_workloads_output_dir': out}
+    assert playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra).rc == 0
+    with open(os.path.join(out, 'edge-13', 'tracker.yaml'), 'w') as handle:
+        handle.write('kind: Deployment\n')
+    # The phases carry their own tags: verify alone (after preflight) finds the edited file.
+    run = playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra,
+                   args=['--tags', 'gpu_workloads_preflight,gpu_workloads_verify'])
+    assert run.rc != 0 and 'edge-13/tracker.yaml does not hold the Deployment' in run.output
+    assert playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra).rc == 0
+
+
+def test_phases_are_tagged_like_every_role(playbook):
+    run = playbook('edge_gpu.sharing.gpu_workloads', args=['--list-tags'])
+    assert run.rc == 0, run.output
+    for tag in ('gpu_workloads', 'gpu_workloads_preflight', 'gpu_workloads_configure', 'gpu_workloads_verify'):
+        assert tag in run.output

@@ -75,3 +75,33 @@ def test_standalone_plugin_config_is_written_on_each_node(fleet_hosts, playbook,
     assert run.rc == 0, run.output
     assert load(os.path.join(sim_root, 'edge-13', 'device-plugin.yaml'))['sharing']['mps']['resources'][0]['replicas'] == 4
     assert load(os.path.join(sim_root, 'edge-09', 'device-plugin.yaml'))['sharing']['timeSlicing']['failRequestsGreaterThanOne'] is True
+
+
+def test_empty_profiles_fail_in_preflight_naming_the_variable(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'gitops')
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={
+        'target_hosts': 'edge-01', 'k8s_gpu_sharing_output_dir': out, 'k8s_gpu_sharing_profiles': {}})
+    assert run.rc != 0 and 'k8s_gpu_sharing_profiles must be a non-empty dictionary' in run.output
+    assert not os.path.exists(out)
+
+
+def test_verify_reads_the_files_back(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'gitops')
+    extra = {'target_hosts': 'edge-01:edge-13', 'k8s_gpu_sharing_output_dir': out}
+    assert playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars=extra).rc == 0
+    with open(os.path.join(out, 'nodes', 'edge-13.yaml'), 'w') as handle:
+        handle.write('kind: Node\n')
+    # The phases carry their own tags: verify alone (after preflight) finds the edited file.
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars=extra,
+                   args=['--tags', 'k8s_gpu_sharing_preflight,k8s_gpu_sharing_verify'])
+    assert run.rc != 0 and 'nodes/edge-13.yaml does not hold the node' in run.output
+    assert run.recap()['edge-01']['failed'] == 0
+    assert playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars=extra).rc == 0
+    assert load(os.path.join(out, 'nodes', 'edge-13.yaml'))['metadata']['labels'] == {'nvidia.com/device-plugin.config': 't4-mps'}
+
+
+def test_phases_are_tagged_like_every_role(playbook):
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', args=['--list-tags'])
+    assert run.rc == 0, run.output
+    for tag in ('k8s_gpu_sharing', 'k8s_gpu_sharing_preflight', 'k8s_gpu_sharing_configure', 'k8s_gpu_sharing_verify'):
+        assert tag in run.output

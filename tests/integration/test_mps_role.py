@@ -10,8 +10,6 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -117,6 +115,8 @@ def test_daemon_killed_between_runs_is_restarted_by_the_role(fleet_hosts, playbo
     ({'mps_default_active_thread_percentage': '20%'}, "got '20%'"),
     ({'mps_default_pinned_device_mem_limit': {0: '2X'}}, "'2X' is not a memory size"),
     ({'mps_gpus': [4]}, 'no GPU matches 4'),
+    # Without systemd only root can run the daemon (the fleet has none).
+    ({'mps_user': 'nobody'}, 'mps_user is "nobody", but edge-02 has no systemd'),
 ])
 def test_bad_settings_fail_the_host_before_any_change(fleet_hosts, playbook, sim_root, extra, words):
     before = gpu_state(sim_root, 'edge-02')
@@ -135,28 +135,9 @@ def test_busy_device_is_refused_naming_the_processes(fleet_hosts, playbook, sim_
     assert gpu_state(sim_root, 'edge-09') == before
 
 
-def test_systemd_unit_and_environment_render(tmp_path):
-    """The systemd branch cannot run here (no systemd); render its templates as the role would."""
-    collections = os.environ['ANSIBLE_COLLECTIONS_PATH'].split(os.pathsep)[0]
-    templates = os.path.join(collections, 'ansible_collections', 'edge_gpu', 'sharing', 'roles', 'mps', 'templates')
-    play = [{'hosts': 'localhost', 'gather_facts': False, 'vars': {
-        'mps_service_name': 'nvidia-mps', 'mps_user': 'mps', 'mps_group': 'video',
-        'mps_pipe_directory': '/run/nvidia-mps', 'mps_log_directory': '/var/log/nvidia-mps',
-        'mps_environment_file': '/etc/default/nvidia-mps', 'mps_control_binary': '/usr/bin/nvidia-cuda-mps-control',
-        'mps_visible_devices': 'GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7'},
-        'tasks': [{'ansible.builtin.template': {'src': os.path.join(templates, name + '.j2'), 'dest': str(tmp_path / name),
-                                                'mode': '0644'}} for name in ('nvidia-mps.service', 'nvidia-mps.env')]}]
-    (tmp_path / 'play.yml').write_text(json.dumps(play))
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-                           '-e', 'ansible_python_interpreter=' + sys.executable, str(tmp_path / 'play.yml')],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    assert proc.returncode == 0, proc.stdout
-    unit = (tmp_path / 'nvidia-mps.service').read_text().splitlines()
-    for line in ('Type=forking', 'User=mps', 'Group=video', 'EnvironmentFile=/etc/default/nvidia-mps',
-                 'ExecStart=/usr/bin/nvidia-cuda-mps-control -d',
-                 "ExecStop=/bin/sh -c 'echo quit | /usr/bin/nvidia-cuda-mps-control'", 'WantedBy=multi-user.target'):
-        assert line in unit
-    env = (tmp_path / 'nvidia-mps.env').read_text().splitlines()
-    assert 'CUDA_MPS_PIPE_DIRECTORY=/run/nvidia-mps' in env
-    assert 'CUDA_MPS_LOG_DIRECTORY=/var/log/nvidia-mps' in env
-    assert 'CUDA_VISIBLE_DEVICES=GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7' in env
+
+def test_phases_are_tagged_like_every_role(playbook):
+    run = playbook('edge_gpu.sharing.mps', args=['--list-tags'])
+    assert run.rc == 0, run.output
+    for tag in ('mps', 'mps_preflight', 'mps_configure', 'mps_verify'):
+        assert tag in run.output
