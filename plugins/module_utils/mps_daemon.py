@@ -322,6 +322,10 @@ def converge(control, request, check_mode):
         visible = resolve_gpus(request['selectors'])
     devices = device_ordinals(request['wanted'], visible)
     current = read(control, request['log_directory'], devices)
+    if request['state'] == CONFIGURED and not current['running'] and check_mode:
+        # A dry run before the owner (the unit) has ever started the daemon: predict what its
+        # start and these defaults will give, instead of failing a check that cannot pass yet.
+        request = dict(request, state=STARTED)
     if request['state'] == CONFIGURED and current['running']:
         # Its owner chose where it logs; refusals quote that log.
         control = control.using_log_directory(current['log_directory'])

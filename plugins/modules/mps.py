@@ -56,7 +56,8 @@ options:
         options are not used.
       - V(configured) sets the defaults on the daemon already serving O(pipe_directory) and never
         starts, stops or restarts it; its owner (for example its systemd unit) does that. It fails
-        (RV(error_kind=mps)) when no daemon serves O(pipe_directory), and when O(gpus) names GPUs
+        (RV(error_kind=mps)) when no daemon serves O(pipe_directory) (in check mode it reports
+        instead what the owner's start and these defaults would give), and when O(gpus) names GPUs
         other than those the daemon serves. O(log_directory) and O(force) are not used (the daemon
         logs where its owner said).
     type: str

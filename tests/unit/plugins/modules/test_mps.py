@@ -271,11 +271,19 @@ def test_configured_sets_defaults_on_the_owners_daemon_then_is_not_changed(args,
 
 
 def test_configured_without_a_daemon_fails_naming_the_directory_and_starts_nothing(args, run_module, mps_daemon):
-    for check_mode in (False, True):
-        failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=25),
-                                    check_mode=check_mode)
-        assert failed and result['error_kind'] == 'mps'
-        assert 'no MPS control daemon serves %s' % args['pipe_directory'] in result['msg']
+    failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=25))
+    assert failed and result['error_kind'] == 'mps'
+    assert 'no MPS control daemon serves %s' % args['pipe_directory'] in result['msg']
+    assert lifecycle(mps_daemon) == [] and not mps_daemon.running
+    assert not os.path.exists(args['pipe_directory'])
+
+
+def test_configured_dry_run_before_the_owner_started_the_daemon_predicts_its_start(args, run_module, mps_daemon):
+    # A role's preflight and --check run before the unit has ever started the daemon.
+    failed, result = run_module(mps_module, dict(args, state='configured', default_active_thread_percentage=25),
+                                check_mode=True)
+    assert not failed and result['changed'] is True
+    assert result['running'] is True and result['pid'] is None and result['default_active_thread_percentage'] == 25.0
     assert lifecycle(mps_daemon) == [] and not mps_daemon.running
     assert not os.path.exists(args['pipe_directory'])
 
