@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.edge_gpu.sharing.plugins.modules import gpu_sharing
+
+GPU0 = 'GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6'
+GPU1 = 'GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7'
+# NVML's compute mode numbers (nvml.h): the device files speak NVML.
+DEFAULT, EXCLUSIVE_PROCESS = 0, 3
+
+
+@pytest.fixture
+def args(tmp_path):
+    return {'mps_pipe_directory': str(tmp_path / 'pipe'), 'mps_log_directory': str(tmp_path / 'log'),
+            'iotedge_dest': str(tmp_path / 'edge' / 'deployment.json')}
+
+
+def two_t4(args, **more):
+    """MPS on GPU 1 only, time-slicing on GPU 0, as the bundled two-T4 devices are asked."""
+    request = dict(args, strategy='time_slicing', gpu_strategies={'1': 'mps'}, platform='iotedge',
+                   mps_default_active_thread_percentage=50,
+                   workloads=[{'name': 'detector', 'image': 'registry.local/detector:1.4', 'gpu_percentage': 20},
+                              {'name': 'recorder', 'image': 'registry.local/recorder:2.0'}])
+    request.update(more)
+    return request
+
+
+def modules_env(path):
+    with open(path) as handle:
+        manifest = json.load(handle)
+    modules = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']
+    return dict((name, dict((key, value['value']) for key, value in module['env'].items()))
+                for name, module in modules.items())
+
+
+def compute_modes(fake_device):
+    return [gpu['compute_mode'] for gpu in fake_device.read()['gpus']]
+
+
+def test_two_t4_converges_then_is_not_changed(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_dual')
+    failed, result = run_module(gpu_sharing, two_t4(args))
+    assert not failed and result['changed'] is True, result
+    assert result['strategies'] == {'0': 'time_slicing', '1': 'mps'}
+    # The daemon serves GPU 1 only, with the default asked for.
+    assert mps_daemon.running and mps_daemon.env['CUDA_VISIBLE_DEVICES'] == GPU1 and mps_daemon.percentage == 50.0
+    env = modules_env(args['iotedge_dest'])
+    # The MPS workload is on GPU 1 with its limit; the other is on GPU 0 and has no MPS variable.
+    assert env['detector']['NVIDIA_VISIBLE_DEVICES'] == '1'
+    assert env['detector']['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] == '20'
+    assert env['detector']['CUDA_MPS_PIPE_DIRECTORY'] == args['mps_pipe_directory']
+    assert env['recorder']['NVIDIA_VISIBLE_DEVICES'] == '0'
+    assert not [name for name in env['recorder'] if name.startswith('CUDA_MPS_')]
+    assert stat.S_IMODE(os.stat(args['iotedge_dest']).st_mode) == 0o600
+    assert compute_modes(fake_device) == [DEFAULT, EXCLUSIVE_PROCESS]
+    assert 'changed' in result['summary'] and '1:mps' in result['summary']
+
+    calls = len(mps_daemon.calls)
+    failed, again = run_module(gpu_sharing, two_t4(args))
+    assert not failed and again['changed'] is False and again['differences'] == []
+    assert not [call for call in mps_daemon.calls[calls:] if not call.startswith('get_')]
+
+
+def test_check_mode_reports_everything_and_changes_nothing(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    before = fake_device.read()
+    failed, result = run_module(gpu_sharing, two_t4(args, strategy='mps', gpu_strategies={}, _ansible_diff=True),
+                                check_mode=True)
+    assert not failed and result['changed'] is True
+    assert set(result['differences']) >= {'mps', 'manifest'}
+    assert result['diff']['after']['mps']['running'] is True and result['diff']['before']['mps']['running'] is False
+    assert not mps_daemon.running and not os.path.exists(args['iotedge_dest'])
+    assert fake_device.read() == before
+
+
+@pytest.mark.parametrize('device', ['no_gpu', 'driver_not_loaded'])
+def test_a_device_without_gpus_succeeds_when_nothing_needs_one(args, run_module, fake_device, mps_daemon, device):
+    fake_device.use(device)
+    failed, result = run_module(gpu_sharing, dict(args, strategy='none', platform='iotedge'))
+    assert not failed and result['changed'] is False and result['available'] is False
+    assert 'none' in result['summary']
+    failed, result = run_module(gpu_sharing, dict(args, strategy='mps'))
+    assert failed and result['error_kind'] in ('driver_not_loaded', 'invalid_option', 'plan', 'gpu_sharing'), result
+
+
+def test_an_invalid_request_fails_before_anything_changes(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    before = fake_device.read()
+    request = two_t4(args, strategy='mps', gpu_strategies={}, workloads=[
+        {'name': 'a', 'image': 'registry.local/a:1', 'gpu_percentage': 70, 'gpu': 0},
+        {'name': 'b', 'image': 'registry.local/b:1', 'gpu_percentage': 60, 'gpu': 0}])
+    failed, result = run_module(gpu_sharing, request)
+    assert failed and result['error_kind'] == 'plan'
+    assert '130' in result['msg'] and "'b'" in result['msg']
+    assert not mps_daemon.calls or all(call.startswith('get_') for call in mps_daemon.calls)
+    assert fake_device.read() == before and not os.path.exists(args['iotedge_dest'])
+
+
+@pytest.mark.parametrize('change, words', [
+    ({'strategy': 'sliced'}, 'strategy'),
+    ({'gpu_strategies': {'7': 'mps'}}, 'no GPU matches 7'),
+    ({'gpu_strategies': {'0': 'shared'}}, 'gpu_strategies'),
+    ({'mps_default_active_thread_percentage': '20%'}, 'mps_default_active_thread_percentage'),
+    ({'mps_pinned_device_mem_limit': '2GB'}, 'mps_pinned_device_mem_limit'),
+    ({'mps_pinned_device_mem_limit': {'0': '2G'}}, 'not a GPU the MPS daemon serves'),
+    ({'mps_pipe_directory': 'relative/pipe'}, 'absolute'),
+    ({'reserved_gpus': ['GPU-1234']}, 'reserved_gpus'),
+    ({'replicas': 1}, 'replicas'),
+])
+def test_bad_values_are_named(args, run_module, fake_device, mps_daemon, change, words):
+    fake_device.use('t4_dual')
+    before = fake_device.read()
+    failed, result = run_module(gpu_sharing, two_t4(args, **change))
+    assert failed and words in result['msg'], result
+    assert not mps_daemon.running and fake_device.read() == before
+
+
+def test_switching_mps_off_stops_the_daemon_and_releases_the_gpu(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    failed, result = run_module(gpu_sharing, dict(args, strategy='mps'))
+    assert not failed and mps_daemon.running and compute_modes(fake_device) == [EXCLUSIVE_PROCESS]
+    failed, result = run_module(gpu_sharing, dict(args, strategy='time_slicing'))
+    assert not failed and result['changed'] is True
+    assert not mps_daemon.running and compute_modes(fake_device) == [DEFAULT]
+    failed, result = run_module(gpu_sharing, dict(args, strategy='none'))
+    assert not failed and result['changed'] is False
+
+
+def test_a_daemon_that_fails_to_start_puts_the_gpu_modes_back(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    mps_daemon.start_rc, mps_daemon.start_output = 1, 'cannot start'
+    failed, result = run_module(gpu_sharing, dict(args, strategy='mps'))
+    assert failed and result['error_kind'] == 'mps'
+    assert 'put back' in result['msg'] and 'modes' in result['msg']
+    assert compute_modes(fake_device) == [DEFAULT] and not mps_daemon.running
+
+
+def test_an_empty_workload_list_removes_nothing_unless_pruning(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    request = dict(args, strategy='time_slicing', platform='iotedge',
+                   workloads=[{'name': 'nbody', 'image': 'nvcr.io/nvidia/k8s/cuda-sample:nbody'}])
+    assert not run_module(gpu_sharing, request)[0]
+    with open(args['iotedge_dest']) as handle:
+        deployed = handle.read()
+    failed, result = run_module(gpu_sharing, dict(request, workloads=[]))
+    assert not failed and result['changed'] is False
+    with open(args['iotedge_dest']) as handle:
+        assert handle.read() == deployed
+    failed, result = run_module(gpu_sharing, dict(request, workloads=[], prune=True))
+    assert not failed and result['changed'] is True and modules_env(args['iotedge_dest']) == {}
+
+
+def test_restore_puts_back_what_a_run_changed(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    request = dict(args, strategy='mps', platform='iotedge',
+                   workloads=[{'name': 'nbody', 'image': 'nvcr.io/nvidia/k8s/cuda-sample:nbody', 'gpu_percentage': 50}])
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and result['restore'] is not None
+    failed, undone = run_module(gpu_sharing, dict(args, restore=result['restore']))
+    assert not failed and undone['changed'] is True
+    assert not mps_daemon.running and compute_modes(fake_device) == [DEFAULT]
+    assert not os.path.exists(args['iotedge_dest'])
+    failed, again = run_module(gpu_sharing, dict(args, restore=result['restore']))
+    assert not failed and again['changed'] is False
+
+
+def test_kubernetes_gets_objects_and_a_plugin_config_without_plugin_mps(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_dual')
+    failed, result = run_module(gpu_sharing, two_t4(args, platform='kubernetes', replicas=4))
+    assert not failed
+    assert [obj['metadata']['name'] for obj in result['objects']] == ['detector', 'recorder']
+    sharing_config = result['device_plugin_config'].get('sharing', {})
+    assert 'mps' not in sharing_config and sharing_config['timeSlicing']['resources'][0]['replicas'] == 4
+    assert not os.path.exists(args['iotedge_dest'])
