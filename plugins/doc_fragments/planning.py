@@ -34,7 +34,7 @@ options:
   gpu_sharing:
     description:
       - Per GPU, how it is shared, overriding O(sharing) for that GPU; keys are GPU indexes or UUIDs,
-        values V(mps), V(time_slicing) or V(none). For example C({1: mps}) where MPS serves only GPU 1.
+        values V(mps), V(time_slicing) or V(none). For example key V(1) with value V(mps) where MPS serves only GPU 1.
       - A workload with O(workloads[].gpu_percentage) only goes on an MPS GPU (pinned to another GPU,
         it is refused). A workload with O(workloads[].gpu=all) needs every usable GPU shared the same way.
       - An unpinned workload without a percentage tries time-sliced GPUs first, then MPS GPUs, then GPUs
