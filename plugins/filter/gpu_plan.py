@@ -28,7 +28,8 @@ options:
     elements: dict
     required: true
   sharing:
-    description: V(time_slicing) or V(mps).
+    description:
+      - V(time_slicing), V(mps) or V(none) (not shared, one workload per GPU), for every GPU not in O(gpu_sharing).
     type: str
     default: time_slicing
   reserved_gpus:
@@ -48,6 +49,11 @@ options:
     description: Name GPUs in E(NVIDIA_VISIBLE_DEVICES) by V(index) or V(uuid).
     type: str
     default: index
+  gpu_sharing:
+    description:
+      - Per GPU (index or UUID), V(mps), V(time_slicing) or V(none), overriding O(sharing) for that GPU
+        (see M(edge_gpu.sharing.k8s_gpu_workload) for the rules).
+    type: dict
 '''
 
 EXAMPLES = r'''
@@ -58,13 +64,22 @@ EXAMPLES = r'''
            [{'name': 'detector', 'image': 'registry/detector:1', 'gpu_percentage': 20, 'gpu_memory': '2G'},
             {'name': 'tracker', 'image': 'registry/tracker:1', 'gpu_percentage': 30}],
            sharing='mps') }}
+
+- name: MPS serves GPU 1 only; GPU 0 stays time-sliced
+  ansible.builtin.set_fact:
+    plan: >-
+      {{ node.gpu_info.gpus | edge_gpu.sharing.gpu_plan(
+           [{'name': 'camera', 'image': 'registry/camera:1', 'gpu': 0},
+            {'name': 'detector', 'image': 'registry/detector:1', 'gpu_percentage': 20}],
+           gpu_sharing={1: 'mps'}) }}
 '''
 
 RETURN = r'''
 _value:
   description:
-    - The plan, with C(workloads) (each with C(gpus), C(gpu_uuids) and C(env)) and C(gpus) (each
-      with its total C(percentage), C(memory) and C(clients)).
+    - The plan, with C(workloads) (each with C(gpus), C(gpu_uuids), C(sharing) (its GPU's strategy,
+      null without a GPU), C(env) and C(settings)) and C(gpus) (each with its C(sharing) and its total
+      C(percentage), C(memory) and C(clients)); C(mps_pipe_directory) is set when any GPU is MPS.
   type: dict
 '''
 
@@ -76,9 +91,10 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.plan import make_
 
 
 def gpu_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, oversubscribe=False,
-             mps_pipe_directory=DEFAULT_PIPE_DIRECTORY, device_ids='index'):
+             mps_pipe_directory=DEFAULT_PIPE_DIRECTORY, device_ids='index', gpu_sharing=None):
     try:
-        return make_plan(gpus, workloads, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids)
+        return make_plan(gpus, workloads, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids,
+                         gpu_sharing)
     except PlanError as exc:
         raise AnsibleFilterError(str(exc))
 

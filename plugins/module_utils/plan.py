@@ -9,6 +9,13 @@ Plain Python, no Ansible imports, deterministic. Workloads are placed in the ord
 are given, each on the least-loaded GPU it fits on (lowest index on a tie), so the same
 input always gives the same plan and appending a workload never moves the others.
 Every workload that cannot be placed is reported, with why, in one ``PlanError``.
+
+Each GPU has one sharing strategy (``sharing``, overridden per GPU by ``gpu_sharing``):
+``mps`` (every workload on it is an MPS client and gets the MPS variables), ``time_slicing``
+(whole-GPU sharing, never a ``CUDA_MPS_*`` variable) or ``none`` (one workload, the whole GPU).
+Settings that only the manifests use (``host_pid``, ``tolerations``, ...) are checked for
+their type here and carried in each workload's ``settings``; the manifest builders check
+what they mean for their platform.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,9 +29,16 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_nam
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import (
     memory_text, number_text, parse_bool, parse_memory, parse_percentage)
 
-SHARING_MODES = ('mps', 'time_slicing')
+SHARING_MODES = ('mps', 'time_slicing', 'none')
 DEVICE_IDS = ('index', 'uuid')
 FULL_GPU = 100.0
+NO_GPU = 'none'
+# NVIDIA Container Toolkit, "GPU Enumeration" (docs.nvidia.com/datacenter/cloud-native/
+# container-toolkit, NVIDIA_VISIBLE_DEVICES): "void or empty or unset: nvidia-container-runtime
+# will have the same behavior as runc (i.e. neither GPUs nor capabilities are exposed)".
+# Unset is not enough: CUDA base images set NVIDIA_VISIBLE_DEVICES=all themselves, so a
+# workload without a GPU says ``void`` explicitly.
+NO_GPU_VISIBLE_DEVICES = 'void'
 
 # Variables the plan sets; a workload's own env may not override them.
 PLAN_VARIABLES = ('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'CUDA_MPS_PIPE_DIRECTORY',
@@ -33,7 +47,15 @@ PLAN_VARIABLES = ('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'CUDA_MPS_PI
 ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # An image reference: no whitespace, quotes or control characters.
 IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')
-WORKLOAD_KEYS = ('name', 'image', 'gpu_percentage', 'gpu_memory', 'gpu', 'command', 'args', 'env')
+# Settings carried to the manifests as given (after a type check); each manifest builder
+# refuses the ones its platform does not have.
+SETTING_TYPES = (
+    ('host_pid', bool), ('restart_policy', str), ('image_pull_policy', str),
+    ('node_selector', dict), ('tolerations', list), ('image_pull_secrets', list), ('resources', dict),
+    ('security_context', dict), ('backoff_limit', int), ('create_options', dict),
+)
+SETTING_KEYS = tuple(key for key, _type in SETTING_TYPES)
+WORKLOAD_KEYS = ('name', 'image', 'gpu_percentage', 'gpu_memory', 'gpu', 'command', 'args', 'env') + SETTING_KEYS
 
 
 def _strings(value, field, problems, who):
@@ -75,9 +97,37 @@ def _env(value, problems, who):
     return env
 
 
+def _settings(workload, problems, who):
+    """The pass-through settings a workload gives, type-checked; unset ones are left out."""
+    settings = {}
+    for key, kind in SETTING_TYPES:
+        value = workload.get(key)
+        if value is None:
+            continue
+        if kind is bool:
+            try:
+                value = parse_bool(value, key)
+            except InvalidOption as exc:
+                problems.append('%s: %s' % (who, exc))
+                continue
+        elif kind is int:
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append('%s: %s must be a whole number of 0 or more, got %r' % (who, key, value))
+                continue
+        elif not isinstance(value, kind):
+            problems.append('%s: %s must be a %s, got %r' % (
+                who, key, {str: 'string', dict: 'dictionary', list: 'list'}[kind], value))
+            continue
+        settings[key] = value
+    return settings
+
+
 class _Gpu(object):
-    def __init__(self, info, reserved):
+    def __init__(self, info, reserved, sharing):
         self.info = info
+        self.sharing = sharing
         self.index = info['index']
         self.uuid = info['uuid']
         self.reserved = reserved
@@ -95,19 +145,24 @@ class _Gpu(object):
     def why_unusable(self):
         return '%s is %s' % (gpu_rules.label(self.info), 'reserved for VMs' if self.reserved else 'MIG-enabled')
 
+    def described(self):
+        """``GPU 1 (GPU-...), shared by time_slicing`` for messages about strategies."""
+        return '%s (sharing %s)' % (gpu_rules.label(self.info), self.sharing)
+
 
 class _Planner(object):
-    def __init__(self, gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids):
+    def __init__(self, gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids, gpu_sharing=None):
         self.problems = []
         if sharing not in SHARING_MODES:
-            raise PlanError(['sharing must be mps or time_slicing, got %r' % (sharing,)])
+            raise PlanError(['sharing must be mps, time_slicing or none, got %r' % (sharing,)])
         if device_ids not in DEVICE_IDS:
             raise PlanError(['device_ids must be index or uuid, got %r' % (device_ids,)])
         if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and 'index' in gpu and 'uuid' in gpu for gpu in gpus):
             raise PlanError(['gpus must be the GPU list edge_gpu.sharing.gpu_info returns, got %r' % (gpus,)])
+        strategies = self._gpu_sharing(gpu_sharing, gpus)
         try:
             self.oversubscribe = parse_bool(oversubscribe, 'oversubscribe')
-            if sharing == 'mps':
+            if sharing == 'mps' or 'mps' in strategies.values():
                 gpu_rules.check_pipe_directory(mps_pipe_directory, 'mps_pipe_directory')
         except InvalidOption as exc:
             raise PlanError([str(exc)])
@@ -115,8 +170,40 @@ class _Planner(object):
         self.pipe = mps_pipe_directory
         self.device_ids = device_ids
         reserved = self._reserved(reserved_gpus, gpus)
-        self.gpus = [_Gpu(gpu, gpu['index'] in reserved) for gpu in sorted(gpus, key=lambda g: g['index'])]
+        self.gpus = [_Gpu(gpu, gpu['index'] in reserved, strategies.get(gpu['index'], sharing))
+                     for gpu in sorted(gpus, key=lambda g: g['index'])]
+        self.any_mps = any(gpu.sharing == 'mps' for gpu in self.gpus)
         self.client_limit = gpu_rules.mps_client_limit(gpus)
+
+    def _gpu_sharing(self, gpu_sharing, gpus):
+        """``{index: strategy}`` from ``gpu_sharing`` (keys are GPU indexes or UUIDs)."""
+        if gpu_sharing is None:
+            return {}
+        if not isinstance(gpu_sharing, dict):
+            raise PlanError(['gpu_sharing must be a dictionary of GPU (index or UUID) to mps, time_slicing or none, '
+                             'got %r' % (gpu_sharing,)])
+        strategies, problems = {}, []
+        for key, strategy in sorted(gpu_sharing.items(), key=lambda item: str(item[0])):
+            if strategy not in SHARING_MODES:
+                problems.append('gpu_sharing: GPU %s: sharing must be mps, time_slicing or none, got %r' % (key, strategy))
+                continue
+            try:
+                selector = gpu_rules.parse_selector(key, 'gpu_sharing')
+            except InvalidOption as exc:
+                problems.append(str(exc))
+                continue
+            gpu = gpu_rules.find(gpus, selector)
+            if gpu is None:
+                problems.append('gpu_sharing: no GPU matches %s; this host has %s' % (
+                    key, gpu_rules.labels(sorted(gpus, key=lambda g: g['index'])) or 'no GPUs'))
+            elif strategies.get(gpu['index'], strategy) != strategy:
+                problems.append('gpu_sharing names %s twice, as %s and as %s' % (
+                    gpu_rules.label(gpu), strategies[gpu['index']], strategy))
+            else:
+                strategies[gpu['index']] = strategy
+        if problems:
+            raise PlanError(problems)
+        return strategies
 
     def _reserved(self, reserved_gpus, gpus):
         try:
@@ -156,12 +243,13 @@ class _Planner(object):
         parsed = {'name': name, 'image': image, 'who': who, 'percentage': None, 'memory': None, 'pin': None,
                   'command': _strings(workload.get('command'), 'command', self.problems, who),
                   'args': _strings(workload.get('args'), 'args', self.problems, who),
-                  'env': _env(workload.get('env'), self.problems, who)}
+                  'env': _env(workload.get('env'), self.problems, who),
+                  'settings': _settings(workload, self.problems, who)}
         if workload.get('gpu_percentage') is not None:
-            if self.sharing == 'time_slicing':
+            if not self.any_mps:
                 self.problems.append('%s: gpu_percentage %r asks for a fraction of a GPU, but time-sliced GPUs are '
-                                     'shared whole (use sharing: mps for per-workload percentages)'
-                                     % (who, workload['gpu_percentage']))
+                                     'shared whole (use sharing: mps, or gpu_sharing for the GPUs MPS serves, for '
+                                     'per-workload percentages)' % (who, workload['gpu_percentage']))
             else:
                 try:
                     parsed['percentage'] = parse_percentage(workload['gpu_percentage'], 'gpu_percentage')
@@ -173,11 +261,17 @@ class _Planner(object):
             except InvalidOption as exc:
                 self.problems.append('%s: %s' % (who, exc))
         pin = workload.get('gpu')
-        if pin is not None and pin != 'all':
+        if pin == NO_GPU:
+            parsed['pin'] = NO_GPU
+            for key in ('gpu_percentage', 'gpu_memory'):
+                if workload.get(key) is not None:
+                    self.problems.append('%s: %s %r asks for GPU resources, but gpu is none (the workload uses no GPU)'
+                                         % (who, key, workload[key]))
+        elif pin is not None and pin != 'all':
             try:
                 selector = gpu_rules.parse_selector(pin, 'gpu')
             except InvalidOption as exc:
-                self.problems.append('%s: %s' % (who, exc))
+                self.problems.append('%s: %s (or all, or none for no GPU)' % (who, exc))
                 return parsed
             gpu = gpu_rules.find([g.info for g in self.gpus], selector)
             if gpu is None:
@@ -188,32 +282,61 @@ class _Planner(object):
             parsed['pin'] = 'all'
         return parsed
 
-    def _share(self, workload):
-        """The percentage a workload takes of each GPU it gets (all of it when not limited)."""
-        if self.sharing == 'mps':
+    @staticmethod
+    def _share(gpu, workload):
+        """The percentage a workload takes of ``gpu`` (all of it when not limited; none unless MPS)."""
+        if gpu.sharing == 'mps':
             return workload['percentage'] if workload['percentage'] is not None else FULL_GPU
         return 0.0
 
     def _misfit(self, gpu, workload):
         """Why ``workload`` does not fit on ``gpu`` any more, or ``None``."""
-        share = self._share(workload)
-        if self.sharing == 'mps' and gpu.percentage + share > FULL_GPU and not self.oversubscribe:
+        if workload['percentage'] is not None and gpu.sharing != 'mps':
+            return ('gpu_percentage %s needs an MPS GPU, but %s: only MPS enforces a share of the SMs'
+                    % (number_text(workload['percentage']), gpu.described()))
+        if gpu.sharing == 'none' and gpu.workloads:
+            return '%s is not shared and already runs %s' % (gpu.described(), ', '.join(gpu.workloads))
+        share = self._share(gpu, workload)
+        if gpu.sharing == 'mps' and gpu.percentage + share > FULL_GPU and not self.oversubscribe:
             return '%s would be at %s %% of its SMs (%s %% taken); set oversubscribe: true to allow it' % (
                 gpu_rules.label(gpu.info), number_text(gpu.percentage + share), number_text(gpu.percentage))
         if workload['memory'] and gpu.memory_total is not None and gpu.memory + workload['memory'] > gpu.memory_total:
             return '%s has %s of memory, %s already planned, %s asked' % (
                 gpu_rules.label(gpu.info), memory_text(gpu.memory_total), memory_text(gpu.memory) if gpu.memory else 'none',
                 memory_text(workload['memory']))
-        if self.sharing == 'mps' and gpu.clients + 1 > self.client_limit:
+        if gpu.sharing == 'mps' and gpu.clients + 1 > self.client_limit:
             return '%s already serves %d MPS clients, the most it can' % (gpu_rules.label(gpu.info), gpu.clients)
         return None
 
+    @staticmethod
+    def _load(workload, gpus):
+        """The order in which an unpinned workload tries ``gpus``: least loaded first, lowest index on a tie.
+
+        On a device whose GPUs all share one way this is the load of that strategy alone (MPS: SM
+        percentage, then clients; otherwise clients, then memory). On a mixed device a workload
+        without a percentage tries time-sliced GPUs first, then MPS GPUs (where it takes every SM),
+        then GPUs that are not shared, so that it does not use up a GPU another workload needs whole.
+        """
+        rank = {'time_slicing': 0, 'mps': 1, 'none': 2}
+
+        def key(gpu):
+            load = (gpu.percentage, gpu.clients, gpu.index) if gpu.sharing == 'mps' else \
+                (gpu.clients, gpu.memory, gpu.index)
+            return (rank[gpu.sharing],) + load
+        return sorted(gpus, key=key)
+
     def _place(self, workload):
+        if workload['pin'] == NO_GPU:
+            return [], None
         usable = [gpu for gpu in self.gpus if gpu.usable]
         if workload['pin'] == 'all':
             if any(gpu.reserved or gpu.mig for gpu in self.gpus) and len(usable) > 1:
                 return None, ('gpu all would mean %s, but a workload gets one GPU or all of them, never several '
                               'specific ones' % gpu_rules.labels(gpu.info for gpu in usable))
+            if len(set(gpu.sharing for gpu in usable)) > 1:
+                return None, ('gpu all would span GPUs that are shared differently (%s); a workload on every GPU '
+                              'needs them all shared the same way (sharing / gpu_sharing)'
+                              % ', '.join(gpu.described() for gpu in usable))
             targets = usable
         elif workload['pin'] is not None:
             gpu = self.gpus[[g.index for g in self.gpus].index(workload['pin'])]
@@ -221,10 +344,14 @@ class _Planner(object):
                 return None, 'pinned to %s' % gpu.why_unusable()
             targets = [gpu]
         else:
-            load = (lambda gpu: (gpu.percentage, gpu.clients, gpu.index)) if self.sharing == 'mps' else \
-                (lambda gpu: (gpu.clients, gpu.memory, gpu.index))
+            candidates = usable
+            if workload['percentage'] is not None:
+                candidates = [gpu for gpu in usable if gpu.sharing == 'mps']
+                if usable and not candidates:
+                    return None, ('gpu_percentage %s needs an MPS GPU, but no usable GPU is one: %s'
+                                  % (number_text(workload['percentage']), ', '.join(g.described() for g in usable)))
             reasons = []
-            for gpu in sorted(usable, key=load):
+            for gpu in self._load(workload, candidates):
                 reason = self._misfit(gpu, workload)
                 if reason is None:
                     return [gpu], None
@@ -241,12 +368,18 @@ class _Planner(object):
         return targets, None
 
     def _environment(self, workload, targets):
+        if not targets:
+            env = {'NVIDIA_VISIBLE_DEVICES': NO_GPU_VISIBLE_DEVICES}
+            env.update(workload['env'])
+            return env
         if workload['pin'] == 'all' and len(targets) == len(self.gpus):
             visible = 'all'
         else:
             visible = str(targets[0].index) if self.device_ids == 'index' else targets[0].uuid
         env = {'NVIDIA_VISIBLE_DEVICES': visible}
-        if self.sharing == 'mps':
+        # Only MPS GPUs give CUDA_MPS_* variables: in exclusive_process mode every CUDA client of
+        # an MPS GPU must go through the daemon, and a client of any other GPU must not try to.
+        if targets[0].sharing == 'mps':
             env['CUDA_MPS_PIPE_DIRECTORY'] = self.pipe
             if workload['percentage'] is not None:
                 env['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] = number_text(workload['percentage'])
@@ -274,33 +407,37 @@ class _Planner(object):
                 self.problems.append('%s: %s' % (workload['who'], reason))
                 continue
             for gpu in targets:
-                gpu.percentage += self._share(workload)
+                gpu.percentage += self._share(gpu, workload)
                 gpu.memory += workload['memory'] or 0
                 gpu.clients += 1
                 gpu.workloads.append(workload['name'])
+            mps = bool(targets) and targets[0].sharing == 'mps'
             placed.append({
                 'name': workload['name'],
                 'image': workload['image'],
+                'gpu': workload['pin'],
                 'gpus': [gpu.index for gpu in targets],
                 'gpu_uuids': [gpu.uuid for gpu in targets],
-                'mps': self.sharing == 'mps',
+                'sharing': targets[0].sharing if targets else None,
+                'mps': mps,
                 'gpu_percentage': workload['percentage'],
                 'gpu_memory': workload['memory'],
                 'command': workload['command'],
                 'args': workload['args'],
                 'env': self._environment(workload, targets),
+                'settings': workload['settings'],
             })
         if self.problems:
             raise PlanError(self.problems)
         return {
             'sharing': self.sharing,
             'oversubscribe': self.oversubscribe,
-            'mps_pipe_directory': self.pipe if self.sharing == 'mps' else None,
+            'mps_pipe_directory': self.pipe if self.any_mps else None,
             'workloads': placed,
             'gpus': [{
                 'index': gpu.index, 'uuid': gpu.uuid, 'name': gpu.info.get('name'),
-                'reserved': gpu.reserved, 'mig': gpu.mig,
-                'percentage': gpu.percentage if self.sharing == 'mps' else None,
+                'reserved': gpu.reserved, 'mig': gpu.mig, 'sharing': gpu.sharing,
+                'percentage': gpu.percentage if gpu.sharing == 'mps' else None,
                 'memory': gpu.memory, 'memory_total': gpu.memory_total,
                 'clients': gpu.clients, 'workloads': gpu.workloads,
             } for gpu in self.gpus],
@@ -308,15 +445,21 @@ class _Planner(object):
 
 
 def make_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, oversubscribe=False,
-              mps_pipe_directory=gpu_rules.DEFAULT_PIPE_DIRECTORY, device_ids='index'):
-    """Place ``workloads`` on ``gpus`` (``gpu_info``'s list); returns the plan or raises ``PlanError``."""
-    return _Planner(gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids).plan(workloads)
+              mps_pipe_directory=gpu_rules.DEFAULT_PIPE_DIRECTORY, device_ids='index', gpu_sharing=None):
+    """Place ``workloads`` on ``gpus`` (``gpu_info``'s list); returns the plan or raises ``PlanError``.
+
+    ``sharing`` is every GPU's strategy unless ``gpu_sharing`` (GPU index or UUID to strategy) says
+    otherwise for that GPU.
+    """
+    return _Planner(gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids,
+                    gpu_sharing).plan(workloads)
 
 
 # The options every module that takes a plan accepts (see doc_fragments/planning.py).
 PLANNING_ARGUMENT_SPEC = dict(
     gpus=dict(type='list', elements='dict', required=True),
     sharing=dict(type='str', choices=list(SHARING_MODES), default='time_slicing'),
+    gpu_sharing=dict(type='dict'),
     reserved_gpus=dict(type='list', elements='raw', default=[]),
     oversubscribe=dict(type='bool', default=False),
     mps_pipe_directory=dict(type='path', default=gpu_rules.DEFAULT_PIPE_DIRECTORY),
@@ -330,6 +473,16 @@ PLANNING_ARGUMENT_SPEC = dict(
         command=dict(type='list', elements='str'),
         args=dict(type='list', elements='str'),
         env=dict(type='dict'),
+        host_pid=dict(type='bool'),
+        restart_policy=dict(type='str'),
+        image_pull_policy=dict(type='str'),
+        node_selector=dict(type='dict'),
+        tolerations=dict(type='list', elements='dict'),
+        image_pull_secrets=dict(type='list', elements='str', no_log=False),
+        resources=dict(type='dict'),
+        security_context=dict(type='dict'),
+        backoff_limit=dict(type='int'),
+        create_options=dict(type='dict'),
     )),
 )
 
@@ -339,4 +492,4 @@ def plan_from_params(params):
     workloads = [dict((key, value) for key, value in workload.items() if value is not None)
                  for workload in params['workloads']]
     return make_plan(params['gpus'], workloads, params['sharing'], params['reserved_gpus'], params['oversubscribe'],
-                     params['mps_pipe_directory'], params['device_ids'])
+                     params['mps_pipe_directory'], params['device_ids'], params.get('gpu_sharing'))

@@ -50,7 +50,7 @@ options:
     type: int
     default: 7200
   restart_policy:
-    description: Restart policy of the workload modules.
+    description: Restart policy of the workload modules (a workload's own O(workloads[].restart_policy) overrides it).
     type: str
     choices: [never, on-failure, on-unhealthy, always]
     default: always
@@ -71,10 +71,18 @@ options:
     type: str
   create_options:
     description:
-      - More Docker create options per workload name; merged under the plan's own (the plan's
-        C(HostConfig) entries win).
+      - More Docker create options per workload name, merged with the plan's own exactly as
+        O(workloads[].create_options) (which is the same thing, given in the workload; give one of them).
+      - User C(HostConfig.Binds) are kept and the MPS pipe bind added; a C(HostConfig.IpcMode),
+        C(PidMode) or C(Runtime) that contradicts MPS, O(workloads[].host_pid) or O(gpu_runtime) is refused.
     type: dict
     default: {}
+  allow_empty:
+    description:
+      - An empty O(workloads) gives a manifest without modules, and applying it removes every module
+        from the device; that is refused unless this is V(true).
+    type: bool
+    default: false
 seealso:
   - module: edge_gpu.sharing.gpu_info
   - module: edge_gpu.sharing.k8s_gpu_workload
@@ -104,6 +112,28 @@ EXAMPLES = r'''
         username: myacr
         password: "{{ vault_acr_password }}"
     dest: /srv/iotedge/edge-01.deployment.json
+
+- name: Two T4s, MPS on GPU 1 only; an uploader without a GPU in the host's PID namespace
+  edge_gpu.sharing.iotedge_manifest:
+    gpus: "{{ node.gpu_info.gpus }}"
+    gpu_sharing: {1: mps}
+    workloads:
+      - name: camera
+        image: myacr.azurecr.io/camera:1
+        gpu: 0
+      - name: detector
+        image: myacr.azurecr.io/detector:1
+        gpu_percentage: 40
+        image_pull_policy: never
+        create_options:
+          HostConfig:
+            Binds: ["/srv/models:/models:ro"]
+      - name: uploader
+        image: myacr.azurecr.io/uploader:1
+        gpu: none
+        host_pid: true
+        restart_policy: on-failure
+    dest: /srv/iotedge/edge-02.deployment.json
 '''
 
 RETURN = r'''
@@ -111,7 +141,7 @@ error_kind:
   description:
     - On failure, what kind of failure it was (the same key in every module of the collection).
       V(plan) when the workloads do not fit, V(manifest) for options that would give an invalid
-      manifest, V(file) when O(dest) cannot be written.
+      manifest (or an empty one without O(allow_empty)), V(file) when O(dest) cannot be written.
   returned: failure
   type: str
   sample: plan
@@ -145,7 +175,7 @@ def render(module):
         store_and_forward_ttl=params['store_and_forward_ttl'], restart_policy=params['restart_policy'],
         module_version=params['module_version'], edge_agent_image=params['edge_agent_image'],
         edge_hub_image=params['edge_hub_image'], gpu_runtime=params['gpu_runtime'],
-        create_options=params['create_options'])
+        create_options=params['create_options'], allow_empty=params['allow_empty'])
     result = dict(changed=False, plan=plan, manifest=manifest)
     if params['dest']:
         written = write_file(module, params['dest'], serialize.dump_json(manifest), mode=0o600)
@@ -168,6 +198,7 @@ def main():
         edge_hub_image=dict(type='str', default=iotedge.EDGE_HUB_IMAGE),
         gpu_runtime=dict(type='str'),
         create_options=dict(type='dict', default={}),
+        allow_empty=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, render)

@@ -52,7 +52,11 @@ options:
     description:
       - Where the cluster advertises GPUs through a device plugin, the resource each container asks
         for (for example V(nvidia.com/gpu)); the plugin then picks the GPU and sets
-        E(NVIDIA_VISIBLE_DEVICES) itself.
+        E(NVIDIA_VISIBLE_DEVICES) itself. Workloads with O(workloads[].gpu=none) ask for none.
+      - The plugin, not the pod, chooses the GPU (a pod's own E(NVIDIA_VISIBLE_DEVICES) is overridden, or
+        ignored where the container toolkit has C(accept-nvidia-visible-devices-envvar-when-unprivileged = false)
+        as NVIDIA recommends), so a workload pinned to one GPU (O(workloads[].gpu)) of a device with several
+        is refused; on a one-GPU device the pin and the plugin agree.
       - Left out (appliances that select GPUs by environment), no GPU resource is requested.
     type: str
   runtime_class:
@@ -70,6 +74,12 @@ options:
         label); other files are left alone.
     type: bool
     default: true
+  allow_empty:
+    description:
+      - With O(dest) and an empty O(workloads), the module would remove every workload's file (O(prune))
+        or write an empty file; that is refused unless this is V(true).
+    type: bool
+    default: false
 seealso:
   - module: edge_gpu.sharing.gpu_info
   - module: edge_gpu.sharing.iotedge_manifest
@@ -105,6 +115,28 @@ EXAMPLES = r'''
     definition: "{{ item }}"
   loop: "{{ rendered.objects }}"
   delegate_to: localhost
+
+- name: MPS on GPU 1 only; a tolerating, CPU-limited Job and a GPU-less helper
+  edge_gpu.sharing.k8s_gpu_workload:
+    gpus: "{{ node.gpu_info.gpus }}"
+    gpu_sharing: {1: mps}
+    kind: Job
+    workloads:
+      - name: detector
+        image: nvcr.io/nvidia/k8s/cuda-sample:nbody
+        gpu_percentage: 40
+        host_pid: true
+        restart_policy: OnFailure
+        backoff_limit: 4
+        tolerations:
+          - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
+        node_selector: {nvidia.com/gpu.present: "true"}
+        resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {memory: 2Gi}}
+      - name: uploader
+        image: registry.local/uploader:1
+        gpu: none
+        image_pull_secrets: [registry-local]
+    dest: /srv/gitops/edge-02/
 '''
 
 RETURN = r'''
@@ -112,7 +144,8 @@ error_kind:
   description:
     - On failure, what kind of failure it was (the same key in every module of the collection).
       V(plan) when the workloads do not fit, V(manifest) for options that would give an invalid
-      object, V(file) when O(dest) cannot be written, V(missing_library) without PyYAML.
+      object, V(invalid_option) for an empty O(workloads) with O(dest) but without O(allow_empty),
+      V(file) when O(dest) cannot be written, V(missing_library) without PyYAML.
   returned: failure
   type: str
   sample: plan
@@ -142,6 +175,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import remove_file, write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
@@ -192,6 +226,12 @@ def render(module):
         plan, kind=params['kind'], namespace=params['namespace'], labels=params['labels'],
         gpu_resource=params['gpu_resource'], runtime_class=params['runtime_class'])
     result = dict(changed=False, plan=plan, objects=objects)
+    if params['dest'] and not objects and not params['allow_empty'] and (
+            params['prune'] or params['dest'].endswith(('.yaml', '.yml'))):
+        raise InvalidOption('workloads is empty: with dest %s that would %s every workload this module wrote there; '
+                            'set allow_empty: true if that is what you want'
+                            % (params['dest'], 'empty the file of' if params['dest'].endswith(('.yaml', '.yml'))
+                               else 'remove the file of'))
     if params['dest']:
         if serialize.yaml is None:
             module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,
@@ -214,6 +254,7 @@ def main():
         runtime_class=dict(type='str'),
         dest=dict(type='path'),
         prune=dict(type='bool', default=True),
+        allow_empty=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run_module(module, render)

@@ -172,3 +172,96 @@ def test_reserved_gpu_is_never_used(render):
                                          'workloads': [nbody('a'), nbody('b')]}, target='edge-13')
     assert [w['gpus'] for w in result['plan']['workloads']] == [[1], [1]]
     assert result['plan']['gpus'][0]['reserved'] is True and result['plan']['gpus'][0]['clients'] == 0
+
+
+def validate_iotedge_if_schema(manifest):
+    """Validate against the IoT Edge schema where ../shared has it; the checks below run either way."""
+    if os.path.exists(SCHEMA_PATH):
+        jsonschema.validate(manifest, schema())
+
+
+def test_mps_on_one_of_two_t4s_reaches_only_its_workloads(render, tmp_path):
+    # edge-13 has two T4s and MPS serves GPU 1 only (the inventory's mps_gpus: [1]).
+    workloads = [
+        nbody('camera', gpu=0, image_pull_policy='IfNotPresent', security_context={'runAsNonRoot': True, 'runAsUser': 1000}),
+        nbody('detector', gpu_percentage=40, gpu_memory='2G', host_pid=True, restart_policy='OnFailure', backoff_limit=4,
+              node_selector={'nvidia.com/gpu.present': 'true'},
+              tolerations=[{'key': 'nvidia.com/gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}],
+              resources={'requests': {'cpu': '500m', 'memory': '1Gi'}, 'limits': {'memory': '2Gi'}},
+              image_pull_secrets=['registry-local']),
+        dict(nbody('uploader', gpu='none'), image='registry.local/uploader:1'),
+    ]
+    result = render('k8s_gpu_workload', {'gpu_sharing': {1: 'mps'}, 'kind': 'Job', 'workloads': workloads,
+                                         'dest': str(tmp_path / 'k8s')}, target='edge-13')
+    assert [g['sharing'] for g in result['plan']['gpus']] == ['time_slicing', 'mps']
+    objects = dict((obj['metadata']['name'], obj) for obj in result['objects'])
+    for name, obj in objects.items():
+        validate_kubernetes(obj)
+        with open(str(tmp_path / 'k8s' / (name + '.yaml'))) as handle:
+            assert yaml.safe_load(handle) == obj
+    pods = dict((name, obj['spec']['template']['spec']) for name, obj in objects.items())
+    assert env_of(pods['camera']['containers'][0]) == {'NVIDIA_VISIBLE_DEVICES': '0'}
+    assert pods['camera']['containers'][0]['securityContext'] == {'runAsNonRoot': True, 'runAsUser': 1000}
+    detector = env_of(pods['detector']['containers'][0])
+    assert detector['NVIDIA_VISIBLE_DEVICES'] == '1' and detector['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] == '40'
+    assert pods['detector']['hostPID'] is True and pods['detector']['hostIPC'] is True
+    assert pods['detector']['restartPolicy'] == 'OnFailure' and objects['detector']['spec']['backoffLimit'] == 4
+    assert env_of(pods['uploader']['containers'][0]) == {'NVIDIA_VISIBLE_DEVICES': 'void'}
+    for name in ('camera', 'uploader'):
+        assert not [var for var in env_of(pods[name]['containers'][0]) if var.startswith('CUDA_MPS_')]
+        assert 'hostIPC' not in pods[name]
+
+    dest = str(tmp_path / 'deployment.json')
+    edge_workloads = [nbody('camera', gpu=0),
+                      nbody('detector', gpu_percentage=40, host_pid=True, restart_policy='on-failure',
+                            image_pull_policy='never', create_options={'HostConfig': {'Binds': ['/srv/models:/models:ro']}}),
+                      nbody('uploader', gpu='none')]
+    render('iotedge_manifest', {'gpu_sharing': {1: 'mps'}, 'workloads': edge_workloads, 'dest': dest}, target='edge-13')
+    with open(dest) as handle:
+        manifest = json.load(handle)
+    validate_iotedge_if_schema(manifest)
+    modules = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']
+    assert modules['camera']['env']['NVIDIA_VISIBLE_DEVICES'] == {'value': '0'}
+    assert not [var for var in modules['camera']['env'] if var.startswith('CUDA_MPS_')]
+    assert modules['uploader']['env'] == {'NVIDIA_VISIBLE_DEVICES': {'value': 'void'}}
+    assert modules['detector']['restartPolicy'] == 'on-failure' and modules['detector']['imagePullPolicy'] == 'never'
+    host = create_options(modules['detector'])['HostConfig']
+    assert host == {'Binds': ['/srv/models:/models:ro', '/tmp/nvidia-mps:/tmp/nvidia-mps'], 'IpcMode': 'host', 'PidMode': 'host'}
+
+
+@pytest.mark.parametrize('module, args, words', [
+    ('k8s_gpu_workload', {'gpu_sharing': {1: 'mps'}, 'workloads': [nbody('a', gpu=0, gpu_percentage=20)]},
+     "workload 'a': does not fit: gpu_percentage 20 needs an MPS GPU, but GPU 0"),
+    ('iotedge_manifest', {'gpu_sharing': {0: 'none'}, 'workloads': [nbody('a', gpu=0), nbody('b', gpu=0)]},
+     "workload 'b': does not fit: GPU 0"),
+    ('k8s_gpu_workload', {'gpu_sharing': {1: 'mps'}, 'workloads': [nbody('a', gpu='all')]},
+     "workload 'a': gpu all would span GPUs that are shared differently"),
+    ('k8s_gpu_workload', {'gpu_resource': 'nvidia.com/gpu', 'workloads': [nbody('a', gpu=1)]},
+     "workload 'a' is pinned to GPU 1"),
+    ('iotedge_manifest', {'sharing': 'mps', 'workloads': [nbody('a', create_options={'HostConfig': {'IpcMode': 'private'}})]},
+     "create_options HostConfig.IpcMode 'private' conflicts with 'host'"),
+])
+def test_per_gpu_refusals_write_nothing(render, tmp_path, module, args, words):
+    dest = str(tmp_path / 'out.yaml')
+    result = render(module, dict(args, dest=dest), target='edge-13', expect_failure=True)
+    assert result['failed'] is True and words in result['msg']
+    assert not os.path.exists(dest)
+
+
+def written(dest):
+    """The files in a directory, or a file's text."""
+    if os.path.isdir(dest):
+        return sorted(os.listdir(dest))
+    with open(dest) as handle:
+        return handle.read()
+
+
+@pytest.mark.parametrize('module', ['k8s_gpu_workload', 'iotedge_manifest'])
+def test_empty_workload_list_needs_allow_empty(render, tmp_path, module):
+    dest = str(tmp_path / ('k8s' if module == 'k8s_gpu_workload' else 'deployment.json'))
+    render(module, {'dest': dest, 'workloads': [nbody('a')]})
+    before = written(dest)
+    result = render(module, {'dest': dest, 'workloads': []}, expect_failure=True)
+    assert result['failed'] is True and 'allow_empty' in result['msg']
+    assert written(dest) == before
+    assert render(module, {'dest': dest, 'workloads': [], 'allow_empty': True})['changed'] is True

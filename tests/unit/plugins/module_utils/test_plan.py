@@ -113,7 +113,7 @@ def test_workload_without_percentage_takes_the_whole_gpu_under_mps():
     ([gpu(0)], [work('a', gpus=1)], {}, 'unknown keys gpus'),
     ([gpu(0)], ['a'], {}, "workload 'a' must be a dictionary"),
     ([gpu(0)], 'a', {}, 'workloads must be a list'),
-    ([gpu(0)], [work('a')], {'sharing': 'half'}, "sharing must be mps or time_slicing, got 'half'"),
+    ([gpu(0)], [work('a')], {'sharing': 'half'}, "sharing must be mps, time_slicing or none, got 'half'"),
     ([gpu(0)], [work('a')], {'device_ids': 'serial'}, 'device_ids must be index or uuid'),
     ([{'name': 'x'}], [work('a')], {}, 'gpus must be the GPU list'),
     ([gpu(0)], [work('a')], {'reserved_gpus': [4]}, 'reserved_gpus: no GPU matches 4'),
@@ -134,6 +134,134 @@ def test_every_offending_workload_is_listed():
     with pytest.raises(planner.PlanError) as info:
         planner.make_plan([gpu(0)], [work('a', gpu_percentage=70), work('b', gpu_percentage=70), work('c', gpu_percentage=70)], 'mps')
     assert [p.split(':')[0] for p in info.value.problems] == ["workload 'b'", "workload 'c'"]
+
+
+# ---- per-GPU sharing -------------------------------------------------------------------------
+
+MPS_VARIABLES = ('CUDA_MPS_PIPE_DIRECTORY', 'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT')
+
+
+def mps_variables(env):
+    return sorted(name for name in env if name.startswith('CUDA_MPS_'))
+
+
+def test_mps_on_gpu_1_only_gives_no_mps_variables_on_gpu_0():
+    # Two T4s, MPS serving GPU 1 only (the issue's case).
+    plan = planner.make_plan([gpu(0), gpu(1)], [
+        work('camera', gpu=0), work('detector', gpu_percentage=30, gpu_memory='2G'), work('tracker', gpu=1)],
+        gpu_sharing={1: 'mps'}, oversubscribe=True)
+    by_name = dict((w['name'], w) for w in plan['workloads'])
+    assert by_name['camera']['env'] == {'NVIDIA_VISIBLE_DEVICES': '0'}
+    assert by_name['camera']['sharing'] == 'time_slicing' and by_name['camera']['mps'] is False
+    # A percentage goes to the MPS GPU without being pinned there.
+    assert by_name['detector']['gpus'] == [1] and by_name['detector']['sharing'] == 'mps'
+    assert by_name['detector']['env']['CUDA_MPS_ACTIVE_THREAD_PERCENTAGE'] == '30'
+    # Every client of an MPS GPU goes through MPS, with a limit or without.
+    assert by_name['tracker']['env'] == {'NVIDIA_VISIBLE_DEVICES': '1', 'CUDA_MPS_PIPE_DIRECTORY': '/tmp/nvidia-mps'}
+    assert by_name['tracker']['mps'] is True
+    assert [g['sharing'] for g in plan['gpus']] == ['time_slicing', 'mps']
+    assert plan['gpus'][0]['percentage'] is None and plan['mps_pipe_directory'] == '/tmp/nvidia-mps'
+    assert plan['sharing'] == 'time_slicing'
+
+
+def test_gpu_sharing_keys_by_uuid_and_as_strings():
+    plan = planner.make_plan([gpu(0), gpu(1)], [work('a', gpu_percentage=10)], 'mps',
+                             gpu_sharing={UUIDS[0]: 'time_slicing', '1': 'mps'})
+    assert plan['workloads'][0]['gpus'] == [1]
+    assert [g['sharing'] for g in plan['gpus']] == ['time_slicing', 'mps']
+
+
+def test_no_mps_gpu_means_no_pipe_directory_even_with_sharing_mps():
+    plan = planner.make_plan([gpu(0)], [work('a')], 'mps', gpu_sharing={0: 'time_slicing'})
+    assert plan['mps_pipe_directory'] is None and plan['workloads'][0]['env'] == {'NVIDIA_VISIBLE_DEVICES': '0'}
+
+
+def test_unpinned_workload_without_percentage_prefers_time_sliced_gpus():
+    plan = planner.make_plan([gpu(0), gpu(1), gpu(2)], [work('a'), work('b'), work('c', gpu_percentage=50)],
+                             gpu_sharing={0: 'mps', 1: 'none', 2: 'time_slicing'})
+    assert [w['gpus'] for w in plan['workloads']] == [[2], [2], [0]]
+
+
+def test_sharing_none_takes_one_workload_then_places_the_next_elsewhere():
+    plan = planner.make_plan([gpu(0), gpu(1)], [work('a', gpu=0), work('b'), work('c')], gpu_sharing={0: 'none'})
+    assert [w['gpus'] for w in plan['workloads']] == [[0], [1], [1]]
+    assert plan['workloads'][0]['env'] == {'NVIDIA_VISIBLE_DEVICES': '0'} and plan['workloads'][0]['sharing'] == 'none'
+    assert plan['gpus'][0]['clients'] == 1 and plan['gpus'][0]['percentage'] is None
+
+
+def test_sharing_none_for_every_gpu():
+    plan = planner.make_plan([gpu(0), gpu(1)], [work('a'), work('b')], 'none')
+    assert [w['gpus'] for w in plan['workloads']] == [[0], [1]]
+    with pytest.raises(planner.PlanError) as info:
+        planner.make_plan([gpu(0), gpu(1)], [work('a'), work('b'), work('c')], 'none')
+    assert info.value.problems == [
+        "workload 'c': does not fit on any GPU: GPU 0 (%s) (sharing none) is not shared and already runs a; "
+        "GPU 1 (%s) (sharing none) is not shared and already runs b" % (UUIDS[0], UUIDS[1])]
+
+
+def test_gpu_all_on_gpus_shared_the_same_way():
+    plan = planner.make_plan([gpu(0), gpu(1)], [work('trainer', gpu='all', gpu_memory='1G')], 'time_slicing',
+                             gpu_sharing={0: 'mps', 1: 'mps'})
+    assert plan['workloads'][0]['env']['CUDA_MPS_PINNED_DEVICE_MEM_LIMIT'] == '0=1G,1=1G'
+    # A reserved GPU's strategy does not matter to gpu: all.
+    plan = planner.make_plan([gpu(0), gpu(1)], [work('t', gpu='all')], gpu_sharing={0: 'mps'}, reserved_gpus=[0])
+    assert plan['workloads'][0]['env'] == {'NVIDIA_VISIBLE_DEVICES': '1'}
+
+
+def test_workload_without_a_gpu():
+    plan = planner.make_plan([gpu(0)], [work('uploader', gpu='none', env={'A': 1}), work('b', gpu_percentage=100)], 'mps')
+    uploader = plan['workloads'][0]
+    assert uploader['env'] == {'NVIDIA_VISIBLE_DEVICES': 'void', 'A': '1'}
+    assert uploader['gpus'] == [] and uploader['gpu_uuids'] == [] and uploader['mps'] is False
+    assert uploader['sharing'] is None and uploader['gpu'] == 'none'
+    assert plan['gpus'][0]['clients'] == 1 and plan['gpus'][0]['workloads'] == ['b']
+    # Even on a device without GPUs.
+    assert planner.make_plan([], [work('x', gpu='none')])['workloads'][0]['gpus'] == []
+
+
+def test_settings_are_carried_type_checked():
+    plan = planner.make_plan([gpu(0)], [work('a', host_pid='yes', backoff_limit='3', restart_policy='OnFailure',
+                                             node_selector={'site': 'x'}, tolerations=[], create_options={})])
+    assert plan['workloads'][0]['settings'] == {'host_pid': True, 'backoff_limit': 3, 'restart_policy': 'OnFailure',
+                                                'node_selector': {'site': 'x'}, 'tolerations': [], 'create_options': {}}
+    assert planner.make_plan([gpu(0)], [work('a')])['workloads'][0]['settings'] == {}
+
+
+@pytest.mark.parametrize('gpus, workloads, kwargs, words', [
+    ([gpu(0), gpu(1)], [work('a', gpu=0, gpu_percentage=20)], {'gpu_sharing': {1: 'mps'}},
+     "workload 'a': does not fit: gpu_percentage 20 needs an MPS GPU, but GPU 0 (%s) (sharing time_slicing)" % UUIDS[0]),
+    ([gpu(0), gpu(1)], [work('a', gpu=1, gpu_percentage=20)], {'sharing': 'mps', 'gpu_sharing': {1: 'none'}},
+     "workload 'a': does not fit: gpu_percentage 20 needs an MPS GPU, but GPU 1 (%s) (sharing none)" % UUIDS[1]),
+    ([gpu(0), gpu(1)], [work('a', gpu_percentage=60), work('b', gpu_percentage=60)], {'gpu_sharing': {1: 'mps'}},
+     "workload 'b': does not fit on any GPU: GPU 1 (%s) would be at 120 %%" % UUIDS[1]),
+    ([gpu(0)], [work('a', gpu=0), work('b', gpu=0)], {'gpu_sharing': {0: 'none'}},
+     "workload 'b': does not fit: GPU 0 (%s) (sharing none) is not shared and already runs a" % UUIDS[0]),
+    ([gpu(0), gpu(1)], [work('a', gpu='all')], {'gpu_sharing': {1: 'mps'}},
+     "workload 'a': gpu all would span GPUs that are shared differently (GPU 0 (%s) (sharing time_slicing), "
+     "GPU 1 (%s) (sharing mps))" % (UUIDS[0], UUIDS[1])),
+    ([gpu(0)], [work('a', gpu='none', gpu_percentage=10)], {'sharing': 'mps'},
+     "workload 'a': gpu_percentage 10 asks for GPU resources, but gpu is none"),
+    ([gpu(0)], [work('a', gpu='none', gpu_memory='1G')], {},
+     "workload 'a': gpu_memory '1G' asks for GPU resources, but gpu is none"),
+    ([gpu(0)], [work('a', gpu='nothing')], {}, "workload 'a': gpu: GPU selector 'nothing'"),
+    ([gpu(0)], [work('a')], {'gpu_sharing': {0: 'half'}},
+     "gpu_sharing: GPU 0: sharing must be mps, time_slicing or none, got 'half'"),
+    ([gpu(0)], [work('a')], {'gpu_sharing': {3: 'mps'}}, 'gpu_sharing: no GPU matches 3; this host has GPU 0'),
+    ([gpu(0)], [work('a')], {'gpu_sharing': {'first': 'mps'}}, "gpu_sharing: GPU selector 'first'"),
+    ([gpu(0)], [work('a')], {'gpu_sharing': {0: 'mps', UUIDS[0]: 'none'}}, 'gpu_sharing names GPU 0 (%s) twice' % UUIDS[0]),
+    ([gpu(0)], [work('a')], {'gpu_sharing': ['mps']}, "gpu_sharing must be a dictionary"),
+    ([gpu(0)], [work('a')], {'gpu_sharing': {0: 'mps'}, 'mps_pipe_directory': 'relative'},
+     "mps_pipe_directory 'relative' must be an absolute path"),
+    ([gpu(0)], [work('a', host_pid='maybe')], {}, "workload 'a': host_pid must be true or false, got 'maybe'"),
+    ([gpu(0)], [work('a', backoff_limit=-1)], {}, "workload 'a': backoff_limit must be a whole number of 0 or more, got -1"),
+    ([gpu(0)], [work('a', node_selector=['x'])], {}, "workload 'a': node_selector must be a dictionary, got ['x']"),
+    ([gpu(0)], [work('a', tolerations={'key': 'x'})], {}, "workload 'a': tolerations must be a list"),
+    ([gpu(0)], [work('a', restart_policy=1)], {}, "workload 'a': restart_policy must be a string, got 1"),
+])
+def test_per_gpu_sharing_refusals_name_the_workload_gpu_and_why(gpus, workloads, kwargs, words):
+    with pytest.raises(planner.PlanError) as info:
+        planner.make_plan(gpus, workloads, **kwargs)
+    assert words in str(info.value)
 
 
 # ---- properties ------------------------------------------------------------------------------
@@ -183,6 +311,81 @@ def test_no_plan_exceeds_a_limit_or_uses_a_reserved_gpu(specs, sharing, reserved
     for placed in plan['workloads']:
         assert not set(placed['gpus']) & (set(reserved) | mig)
         assert placed['env']['NVIDIA_VISIBLE_DEVICES'] == 'all' or placed['env']['NVIDIA_VISIBLE_DEVICES'].isdigit()
+
+
+strategies = st.sampled_from(['mps', 'time_slicing', 'none'])
+gpu_sharings = st.dictionaries(st.sampled_from([0, 1, 2]), strategies, max_size=3)
+mixed_specs = st.lists(st.tuples(
+    st.one_of(st.none(), st.integers(min_value=1, max_value=100)),   # percentage
+    st.one_of(st.none(), st.integers(min_value=1, max_value=8)),     # memory GiB
+    st.one_of(st.none(), st.sampled_from([0, 1, 2, 'all', 'none'])),  # pin
+), min_size=1, max_size=12)
+
+
+def build_mixed(specs):
+    workloads = []
+    for number, (percentage, memory, pin) in enumerate(specs):
+        item = work('w%d' % number)
+        if percentage is not None and pin != 'none':
+            item['gpu_percentage'] = percentage
+        if memory is not None and pin != 'none':
+            item['gpu_memory'] = '%dG' % memory
+        if pin is not None:
+            item['gpu'] = pin
+        workloads.append(item)
+    return workloads
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs=mixed_specs, sharing=strategies, gpu_sharing=gpu_sharings, reserved=st.sets(st.sampled_from([0, 1, 2]), max_size=1))
+def test_no_workload_on_a_non_mps_gpu_has_mps_variables(specs, sharing, gpu_sharing, reserved):
+    gpus = [gpu(0), gpu(1), gpu(2)]
+    try:
+        plan = planner.make_plan(gpus, build_mixed(specs), sharing, reserved_gpus=sorted(reserved), gpu_sharing=gpu_sharing)
+    except planner.PlanError as exc:
+        assert exc.problems and all(p.startswith("workload '") for p in exc.problems)
+        return
+    strategy = dict((entry['index'], entry['sharing']) for entry in plan['gpus'])
+    assert strategy == dict((index, gpu_sharing.get(index, sharing)) for index in range(3))
+    for placed in plan['workloads']:
+        on = set(strategy[index] for index in placed['gpus'])
+        assert len(on) <= 1
+        if on == {'mps'}:
+            assert placed['env']['CUDA_MPS_PIPE_DIRECTORY'] == '/tmp/nvidia-mps' and placed['mps'] is True
+        else:
+            assert mps_variables(placed['env']) == [] and placed['mps'] is False
+        if placed['gpu_percentage'] is not None:
+            assert on == {'mps'}
+        if not placed['gpus']:
+            assert placed['env']['NVIDIA_VISIBLE_DEVICES'] == 'void'
+    for entry in plan['gpus']:
+        if entry['sharing'] == 'none':
+            assert entry['clients'] <= 1
+        if entry['sharing'] == 'mps':
+            assert entry['percentage'] <= 100.0
+        else:
+            assert entry['percentage'] is None
+    assert (plan['mps_pipe_directory'] is not None) == ('mps' in strategy.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(specs=mixed_specs, extra=mixed_specs, sharing=strategies, gpu_sharing=gpu_sharings)
+def test_mixed_placements_are_deterministic_and_stable_when_workloads_are_added(specs, extra, sharing, gpu_sharing):
+    gpus = [gpu(0), gpu(1), gpu(2)]
+    first = build_mixed(specs)
+    more = [dict(item, name='x%d' % n) for n, item in enumerate(build_mixed(extra))]
+    try:
+        before = planner.make_plan(gpus, first, sharing, gpu_sharing=gpu_sharing)
+    except planner.PlanError:
+        return
+    assert planner.make_plan(gpus, first, sharing, gpu_sharing=gpu_sharing) == before
+    try:
+        after = planner.make_plan(gpus, first + more, sharing, gpu_sharing=gpu_sharing)
+    except planner.PlanError as exc:
+        assert all(p.startswith("workload 'x") for p in exc.problems)
+        return
+    assert [w['gpus'] for w in after['workloads'][:len(first)]] == [w['gpus'] for w in before['workloads']]
+    assert [w['env'] for w in after['workloads'][:len(first)]] == [w['env'] for w in before['workloads']]
 
 
 @settings(max_examples=300, deadline=None)

@@ -142,3 +142,72 @@ def test_k8s_prune_can_be_turned_off(run_module, tmp_path):
     failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest, prune=False), workloads=WORKLOADS[:1]))
     assert result['changed'] is False and result['removed'] == []
     assert sorted(os.listdir(dest)) == ['detector.yaml', 'tracker.yaml']
+
+
+TWO_GPUS = GPUS + [{'index': 1, 'uuid': 'GPU-6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d', 'name': 'Tesla T4',
+                    'compute_capability': '7.5', 'memory': {'total': 16106127360}, 'mig_mode': None}]
+
+
+@pytest.mark.parametrize('module', [k8s_gpu_workload, iotedge_manifest])
+def test_gpu_sharing_and_settings_through_the_module(run_module, module):
+    workloads = [{'name': 'camera', 'image': 'registry.local/camera:1', 'gpu': 0},
+                 {'name': 'detector', 'image': 'registry.local/detector:1', 'gpu_percentage': 40, 'host_pid': True},
+                 {'name': 'uploader', 'image': 'registry.local/uploader:1', 'gpu': 'none'}]
+    failed, result = run_module(module, dict(gpus=TWO_GPUS, gpu_sharing={'1': 'mps'}, workloads=workloads))
+    assert not failed, result
+    by_name = dict((w['name'], w) for w in result['plan']['workloads'])
+    assert [g['sharing'] for g in result['plan']['gpus']] == ['time_slicing', 'mps']
+    assert by_name['camera']['env'] == {'NVIDIA_VISIBLE_DEVICES': '0'}
+    assert by_name['detector']['gpus'] == [1] and by_name['detector']['settings'] == {'host_pid': True}
+    assert by_name['uploader']['env'] == {'NVIDIA_VISIBLE_DEVICES': 'void'} and by_name['uploader']['sharing'] is None
+
+
+def test_module_refuses_unknown_workload_keys(run_module):
+    failed, result = run_module(k8s_gpu_workload, dict(args(), workloads=[dict(WORKLOADS[0], hostPID=True)]))
+    assert failed and 'hostPID' in result['msg']
+
+
+def test_iotedge_empty_workloads_need_allow_empty(run_module, tmp_path):
+    dest = str(tmp_path / 'deployment.json')
+    run_module(iotedge_manifest, args(dest=dest))
+    with open(dest) as handle:
+        before = handle.read()
+    failed, result = run_module(iotedge_manifest, dict(args(dest=dest), workloads=[]))
+    assert failed and 'workloads is empty' in result['msg'] and 'allow_empty' in result['msg']
+    assert result['error_kind'] == 'manifest'
+    with open(dest) as handle:
+        assert handle.read() == before
+    failed, result = run_module(iotedge_manifest, dict(args(dest=dest, allow_empty=True), workloads=[]))
+    assert not failed and result['changed'] is True
+    assert result['manifest']['modulesContent']['$edgeAgent']['properties.desired']['modules'] == {}
+
+
+def test_k8s_empty_workloads_do_not_prune_without_allow_empty(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    run_module(k8s_gpu_workload, args(dest=dest))
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest), workloads=[]))
+    assert failed and 'workloads is empty' in result['msg'] and 'allow_empty' in result['msg']
+    assert result['error_kind'] == 'invalid_option'
+    assert sorted(os.listdir(dest)) == ['detector.yaml', 'tracker.yaml']
+    # Without pruning nothing would be removed, so an empty list is harmless.
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest, prune=False), workloads=[]))
+    assert not failed and result['changed'] is False
+    # A multi-document file would be emptied.
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=str(tmp_path / 'all.yaml')), workloads=[]))
+    assert failed and 'allow_empty' in result['msg']
+    failed, result = run_module(k8s_gpu_workload, dict(args(dest=dest, allow_empty=True), workloads=[]))
+    assert not failed and result['changed'] is True and len(result['removed']) == 2
+    assert os.listdir(dest) == []
+    # Without dest nothing is written or removed: an empty list just renders nothing.
+    failed, result = run_module(k8s_gpu_workload, dict(args(), workloads=[]))
+    assert not failed and result['objects'] == []
+
+
+def test_gpu_plan_filter_takes_gpu_sharing():
+    gpu_plan = FilterModule().filters()['gpu_plan']
+    plan = gpu_plan(TWO_GPUS, [{'name': 'a', 'image': 'registry.local/a:1', 'gpu_percentage': 20}], gpu_sharing={1: 'mps'})
+    assert plan['workloads'][0]['gpus'] == [1] and plan['mps_pipe_directory'] == '/tmp/nvidia-mps'
+    with pytest.raises(AnsibleFilterError) as info:
+        gpu_plan(TWO_GPUS, [{'name': 'a', 'image': 'registry.local/a:1', 'gpu': 0, 'gpu_percentage': 20}],
+                 gpu_sharing={1: 'mps'})
+    assert "workload 'a'" in str(info.value) and 'GPU 0' in str(info.value) and 'sharing time_slicing' in str(info.value)
