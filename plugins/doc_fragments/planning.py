@@ -40,6 +40,11 @@ options:
       - An unpinned workload without a percentage tries time-sliced GPUs first, then MPS GPUs, then GPUs
         that are not shared, least loaded first.
     type: dict
+'''
+
+    # The options gpu_sharing shares with the manifest modules (the device's GPUs it reads itself).
+    COMMON = r'''
+options:
   reserved_gpus:
     description:
       - GPUs kept for VMs (indexes or UUIDs); never shared and never assigned.
@@ -69,7 +74,7 @@ options:
         at the end and the others keep their GPUs.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       name:
         description: DNS-1123 label (lower-case letters, digits and C(-)); also the Kubernetes and IoT Edge module name.

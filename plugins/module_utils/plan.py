@@ -456,15 +456,13 @@ def make_plan(gpus, workloads, sharing='time_slicing', reserved_gpus=None, overs
 
 
 # The options every module that takes a plan accepts (see doc_fragments/planning.py).
-PLANNING_ARGUMENT_SPEC = dict(
-    gpus=dict(type='list', elements='dict', required=True),
-    sharing=dict(type='str', choices=list(SHARING_MODES), default='time_slicing'),
-    gpu_sharing=dict(type='dict'),
+# COMMON_ARGUMENT_SPEC: what gpu_sharing shares with them (doc_fragments/planning.py, COMMON).
+COMMON_ARGUMENT_SPEC = dict(
     reserved_gpus=dict(type='list', elements='raw', default=[]),
     oversubscribe=dict(type='bool', default=False),
     mps_pipe_directory=dict(type='path', default=gpu_rules.DEFAULT_PIPE_DIRECTORY),
     device_ids=dict(type='str', choices=list(DEVICE_IDS), default='index'),
-    workloads=dict(type='list', elements='dict', required=True, options=dict(
+    workloads=dict(type='list', elements='dict', default=[], options=dict(
         name=dict(type='str', required=True),
         image=dict(type='str', required=True),
         gpu_percentage=dict(type='raw'),
@@ -485,11 +483,20 @@ PLANNING_ARGUMENT_SPEC = dict(
         create_options=dict(type='dict'),
     )),
 )
+PLANNING_ARGUMENT_SPEC = dict(
+    COMMON_ARGUMENT_SPEC,
+    gpus=dict(type='list', elements='dict', required=True),
+    sharing=dict(type='str', choices=list(SHARING_MODES), default='time_slicing'),
+    gpu_sharing=dict(type='dict'),
+)
+
+
+def workloads_from_params(workloads):
+    """The workloads as an argument spec delivers them, without the keys left unset."""
+    return [dict((key, value) for key, value in workload.items() if value is not None) for workload in workloads]
 
 
 def plan_from_params(params):
     """``make_plan`` with a module's planning options; unset workload keys are dropped."""
-    workloads = [dict((key, value) for key, value in workload.items() if value is not None)
-                 for workload in params['workloads']]
-    return make_plan(params['gpus'], workloads, params['sharing'], params['reserved_gpus'], params['oversubscribe'],
+    return make_plan(params['gpus'], workloads_from_params(params['workloads']), params['sharing'], params['reserved_gpus'], params['oversubscribe'],
                      params['mps_pipe_directory'], params['device_ids'], params.get('gpu_sharing'))

@@ -49,7 +49,7 @@ def parse_intent(params):
     intent = {
         'strategy': _strategy(params['strategy'], 'strategy'),
         'platform': params['platform'],
-        'workloads': params['workloads'],
+        'workloads': planner.workloads_from_params(params['workloads'] or []),
         'prune': units.parse_bool(params['prune'], 'prune'),
         'oversubscribe': units.parse_bool(params['oversubscribe'], 'oversubscribe'),
         'manage_compute_mode': units.parse_bool(params['manage_compute_mode'], 'manage_compute_mode'),
@@ -69,8 +69,6 @@ def parse_intent(params):
     }
     if intent['platform'] not in PLATFORMS:
         raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
-    if not isinstance(intent['workloads'], list):
-        raise InvalidOption('workloads must be a list, got %r' % (intent['workloads'],))
     if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
                                            or intent['replicas'] < 2):
         raise InvalidOption('replicas must be a whole number of at least 2, got %r' % (intent['replicas'],))
@@ -230,7 +228,7 @@ def decide(intent, gpus):
                'mps_request': request, 'mps_gpus': served, 'manifest': None, 'objects': [], 'device_plugin_config': None}
     if intent['platform'] == 'iotedge':
         if plan['workloads'] or intent['prune']:
-            desired['manifest'] = iotedge.manifest(plan, **intent['iotedge_options'])
+            desired['manifest'] = iotedge.manifest(plan, allow_empty=intent['prune'], **intent['iotedge_options'])
     elif intent['platform'] == 'kubernetes':
         desired['objects'] = kubernetes.workload_objects(plan, **intent['kubernetes_options'])
         desired['device_plugin_config'] = device_plugin_config(intent, gpus, chosen)
@@ -349,7 +347,8 @@ def restore(snapshot, gpus, session, handles, control, files, check_mode):
         tracker.add('mps', _mps_view(current), _mps_view(mps_plan.desired))
     manifest = snapshot.get('manifest')
     if manifest:
-        tracker.add('manifest', 'written by this run', 'as before' if manifest['existed'] else 'absent')
+        previous = files.current(manifest['backup']) if manifest['existed'] else None
+        tracker.add('manifest', files.current(manifest['path']), previous)
     if check_mode or not tracker.changed:
         return tracker
     if mps_plan is not None and mps_plan.action in (mps_daemon.STOP, mps_daemon.RESTART):
@@ -360,6 +359,6 @@ def restore(snapshot, gpus, session, handles, control, files, check_mode):
         control = control.using_log_directory(request['log_directory'])
         current = mps_daemon.read(control, request['log_directory'], devices)
         mps_daemon.apply(control, current, mps_daemon.plan(current, request, visible, devices), visible)
-    if manifest:
+    if manifest and tracker.has_difference_for('manifest'):
         files.put_back(manifest['path'], manifest['backup'] if manifest['existed'] else None)
     return tracker

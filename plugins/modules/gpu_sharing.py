@@ -37,7 +37,7 @@ requirements:
   - nvidia-ml-py (imported as C(pynvml)) and the NVIDIA driver, where a GPU is used
   - C(nvidia-cuda-mps-control) where a GPU uses MPS
 extends_documentation_fragment:
-  - edge_gpu.sharing.planning_options
+  - edge_gpu.sharing.planning.common
 attributes:
   check_mode:
     support: full
@@ -62,13 +62,6 @@ options:
     type: str
     choices: [kubernetes, iotedge, none]
     default: none
-  workloads:
-    description:
-      - The workloads, as for M(edge_gpu.sharing.k8s_gpu_workload) (name, image, gpu_percentage,
-        gpu_memory, gpu, command, args, env and the pass-through settings).
-    type: list
-    elements: dict
-    default: []
   replicas:
     description: Time-slicing replicas per GPU for the Kubernetes device plugin config.
     type: int
@@ -347,14 +340,11 @@ def converge(module):
 
 
 def main():
-    argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
-    for name in ('gpus', 'sharing'):
-        argument_spec.pop(name)
+    argument_spec = dict(planner.COMMON_ARGUMENT_SPEC)
     argument_spec.update(
         strategy=dict(type='str', choices=list(sharing.STRATEGIES), default='none'),
         gpu_strategies=dict(type='dict', default={}),
         platform=dict(type='str', choices=list(sharing.PLATFORMS), default='none'),
-        workloads=dict(argument_spec['workloads'], required=False, default=[]),
         replicas=dict(type='int'),
         mps_default_active_thread_percentage=dict(type='raw'),
         mps_pinned_device_mem_limit=dict(type='raw'),

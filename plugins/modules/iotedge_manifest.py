@@ -26,6 +26,7 @@ author:
   - Edge GPU maintainers (@edge-gpu)
 extends_documentation_fragment:
   - edge_gpu.sharing.planning
+  - edge_gpu.sharing.planning.common
 attributes:
   check_mode:
     support: full

@@ -27,6 +27,7 @@ requirements:
   - PyYAML on the host that runs the module (for O(dest))
 extends_documentation_fragment:
   - edge_gpu.sharing.planning
+  - edge_gpu.sharing.planning.common
 attributes:
   check_mode:
     support: full
