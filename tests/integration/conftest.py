@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 
 import fleet  # noqa: E402  pylint: disable=wrong-import-position
 from harness import MPS_CONTROL, NVIDIA_ROOT, mps_daemons_under  # noqa: E402  pylint: disable=wrong-import-position
+import shared_reference  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
@@ -53,6 +54,13 @@ class Run(object):
                 host, counts = line.split(':', 1)
                 recap[host.strip()] = dict((k, int(v)) for k, v in (item.split('=') for item in counts.split()))
         return recap
+
+
+@pytest.fixture
+def iotedge_reference_schema():
+    """SchemaStore's manifest schema from ../shared; skips the test where ../shared is absent.
+    Name it first among a test's fixtures, so that the skip comes before any fleet is laid out."""
+    return shared_reference.iotedge_schema()
 
 
 @pytest.fixture

@@ -36,6 +36,25 @@ def load_fake_pynvml():
 
 
 load_device = load_sim_module('fleet', 'sim_fleet').load_device
+iotedge_agent = load_sim_module('iotedge_agent', 'sim_iotedge_agent')
+shared_reference = load_sim_module('shared_reference', 'sim_shared_reference')
+
+
+@pytest.fixture(name='iotedge_agent')
+def iotedge_agent_fixture():
+    return iotedge_agent
+
+
+@pytest.fixture
+def check_iotedge_manifest():
+    """What an IoT Edge agent needs from a manifest (tests/sim/iotedge_agent.py); runs everywhere."""
+    return iotedge_agent.check_manifest
+
+
+@pytest.fixture
+def iotedge_reference_schema():
+    """SchemaStore's manifest schema from ../shared; skips the test where ../shared is absent."""
+    return shared_reference.iotedge_schema()
 
 
 class FakeDevice(object):

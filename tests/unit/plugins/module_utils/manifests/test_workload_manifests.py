@@ -6,9 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-import os
-
 import jsonschema
 import kubernetes_validate
 import pytest
@@ -16,9 +13,6 @@ import pytest
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, kubernetes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))))
-SCHEMA = os.path.join(ROOT, '..', 'shared', 'schemas', 'azure-iot-edge-deployment-2.0.json')
 GPUS = [{'index': 0, 'uuid': 'GPU-5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8', 'name': 'Tesla T4', 'compute_capability': '7.5',
          'memory': {'total': 16106127360}, 'mig_mode': None}]
 NBODY = 'nvcr.io/nvidia/k8s/cuda-sample:nbody'
@@ -31,9 +25,21 @@ def nbody_plan(sharing):
     return planner.make_plan(GPUS, workloads, sharing)
 
 
-def schema():
-    with open(SCHEMA) as handle:
-        return json.load(handle)
+LONG_LABELS = dict(('label%03d' % n, 'x' * 20) for n in range(60))
+
+
+def iotedge_manifest_with_credentials(sharing):
+    return iotedge.manifest(nbody_plan(sharing), registry_credentials={
+        'myacr': {'address': 'myacr.azurecr.io', 'username': 'u', 'password': 'p"w\\d'}})
+
+
+# Manifests the tests below check with check_iotedge_manifest, cross-checked against
+# SchemaStore's schema where ../shared is present (skipped, naming the path, where it is not).
+REFERENCE_CASES = {
+    'time_slicing': lambda: iotedge_manifest_with_credentials('time_slicing'),
+    'mps': lambda: iotedge_manifest_with_credentials('mps'),
+    'long_create_options': lambda: iotedge.manifest(nbody_plan('mps'), create_options={'nbody1': {'Labels': LONG_LABELS}}),
+}
 
 
 def validate_if_schema(manifest):
@@ -89,10 +95,8 @@ def test_kubernetes_option_rejections(kwargs, words):
 
 
 @pytest.mark.parametrize('sharing', ['time_slicing', 'mps'])
-def test_iotedge_manifest_validates_and_carries_the_plan(sharing):
-    manifest = iotedge.manifest(nbody_plan(sharing), registry_credentials={
-        'myacr': {'address': 'myacr.azurecr.io', 'username': 'u', 'password': 'p"w\\d'}})
-    jsonschema.validate(manifest, schema())
+def test_iotedge_manifest_validates_and_carries_the_plan(check_iotedge_manifest, sharing):
+    manifest = check_iotedge_manifest(iotedge_manifest_with_credentials(sharing))
     modules = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']
     assert sorted(modules) == ['nbody1', 'nbody2']
     for module in modules.values():
@@ -109,16 +113,20 @@ def test_iotedge_manifest_validates_and_carries_the_plan(sharing):
     assert creds['myacr']['password'] == 'p"w\\d'
 
 
-def test_long_create_options_are_chunked_and_join_back():
-    extra = {'nbody1': {'Labels': dict(('label%03d' % n, 'x' * 20) for n in range(60))}}
-    manifest = iotedge.manifest(nbody_plan('mps'), create_options=extra)
-    jsonschema.validate(manifest, schema())
+def test_long_create_options_are_chunked_and_join_back(check_iotedge_manifest):
+    extra = {'nbody1': {'Labels': LONG_LABELS}}
+    manifest = check_iotedge_manifest(iotedge.manifest(nbody_plan('mps'), create_options=extra))
     settings = manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']['nbody1']['settings']
     chunks = [key for key in settings if key.startswith('createOptions')]
     assert len(chunks) > 2 and all(len(settings[key]) <= 512 for key in chunks)
     assert chunks == ['createOptions'] + ['createOptions%02d' % n for n in range(1, len(chunks))]
     options = iotedge.join_create_options(settings)
     assert options['Labels'] == extra['nbody1']['Labels'] and options['HostConfig']['IpcMode'] == 'host'
+
+
+@pytest.mark.parametrize('case', sorted(REFERENCE_CASES))
+def test_iotedge_manifest_matches_the_reference_schema(iotedge_reference_schema, case):
+    jsonschema.validate(REFERENCE_CASES[case](), iotedge_reference_schema)
 
 
 def test_too_long_create_options_fail():
