@@ -17,6 +17,7 @@ import yaml
 
 from harness import validate_kubernetes  # pylint: disable=import-error
 from iotedge_agent import check_manifest  # pylint: disable=import-error
+import shared_reference  # pylint: disable=import-error
 
 NBODY = 'nvcr.io/nvidia/k8s/cuda-sample:nbody'
 
@@ -186,9 +187,10 @@ def test_reserved_gpu_is_never_used(render):
 
 
 def validate_iotedge_if_schema(manifest):
-    """Validate against the IoT Edge schema where ../shared has it; the checks below run either way."""
-    if os.path.exists(SCHEMA_PATH):
-        jsonschema.validate(manifest, schema())
+    """What an IoT Edge agent needs, always; SchemaStore's schema too where ../shared has it."""
+    check_manifest(manifest)
+    if os.path.exists(shared_reference.IOTEDGE_SCHEMA):
+        jsonschema.validate(manifest, shared_reference.iotedge_schema())
 
 
 def test_mps_on_one_of_two_t4s_reaches_only_its_workloads(render, tmp_path):

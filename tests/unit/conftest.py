@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 
+import jsonschema
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
@@ -49,6 +50,16 @@ def iotedge_agent_fixture():
 def check_iotedge_manifest():
     """What an IoT Edge agent needs from a manifest (tests/sim/iotedge_agent.py); runs everywhere."""
     return iotedge_agent.check_manifest
+
+
+@pytest.fixture
+def check_iotedge_everywhere():
+    """The agent's checks always, and SchemaStore's schema as well where ../shared has it."""
+    def check(manifest):
+        iotedge_agent.check_manifest(manifest)
+        if os.path.exists(shared_reference.IOTEDGE_SCHEMA):
+            jsonschema.validate(manifest, shared_reference.iotedge_schema())
+    return check
 
 
 @pytest.fixture

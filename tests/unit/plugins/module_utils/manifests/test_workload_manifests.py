@@ -42,12 +42,6 @@ REFERENCE_CASES = {
 }
 
 
-def validate_if_schema(manifest):
-    """New tests validate against the IoT Edge schema where ../shared has it, and still run where not."""
-    if os.path.exists(SCHEMA):
-        jsonschema.validate(manifest, schema())
-
-
 @pytest.mark.parametrize('kind', ['Job', 'Deployment'])
 @pytest.mark.parametrize('sharing', ['time_slicing', 'mps'])
 def test_kubernetes_objects_validate(kind, sharing):
@@ -294,9 +288,9 @@ def modules_of(manifest):
     return manifest['modulesContent']['$edgeAgent']['properties.desired']['modules']
 
 
-def test_iotedge_mixed_sharing_and_no_gpu():
+def test_iotedge_mixed_sharing_and_no_gpu(check_iotedge_everywhere):
     manifest = iotedge.manifest(mixed_plan())
-    validate_if_schema(manifest)
+    check_iotedge_everywhere(manifest)
     modules = modules_of(manifest)
     assert modules['camera']['env'] == {'NVIDIA_VISIBLE_DEVICES': {'value': '0'}}
     assert 'HostConfig' not in iotedge.join_create_options(modules['camera']['settings'])
@@ -305,12 +299,12 @@ def test_iotedge_mixed_sharing_and_no_gpu():
     assert modules['uploader']['env'] == {'NVIDIA_VISIBLE_DEVICES': {'value': 'void'}}
 
 
-def test_iotedge_settings_reach_the_module():
+def test_iotedge_settings_reach_the_module(check_iotedge_everywhere):
     plan = mixed_plan(detector={'host_pid': True, 'restart_policy': 'on-failure', 'image_pull_policy': 'never',
                                 'create_options': {'HostConfig': {'Binds': ['/srv/models:/models:ro'], 'ShmSize': 64},
                                                    'Env': ['LOG=debug'], 'Labels': {'site': 'plant-7'}}})
     manifest = iotedge.manifest(plan, gpu_runtime='nvidia')
-    validate_if_schema(manifest)
+    check_iotedge_everywhere(manifest)
     detector = modules_of(manifest)['detector']
     assert detector['restartPolicy'] == 'on-failure' and detector['imagePullPolicy'] == 'never'
     assert modules_of(manifest)['camera']['restartPolicy'] == 'always' and 'imagePullPolicy' not in modules_of(manifest)['camera']
@@ -350,11 +344,11 @@ def test_iotedge_setting_refusals_name_the_workload_and_values(settings, kwargs,
     assert words in str(info.value)
 
 
-def test_iotedge_empty_manifest_needs_allow_empty():
+def test_iotedge_empty_manifest_needs_allow_empty(check_iotedge_everywhere):
     plan = planner.make_plan(GPUS, [])
     with pytest.raises(iotedge.ManifestError) as info:
         iotedge.manifest(plan)
     assert 'workloads is empty' in str(info.value) and 'allow_empty: true' in str(info.value)
     manifest = iotedge.manifest(plan, allow_empty=True)
-    validate_if_schema(manifest)
+    check_iotedge_everywhere(manifest)
     assert modules_of(manifest) == {}
