@@ -53,8 +53,8 @@ options:
     default: none
   gpu_strategies:
     description:
-      - Per-GPU overrides of O(strategy), keyed by GPU index or UUID, for example C({1: mps}) for MPS on
-        the second GPU only.
+      - "Per-GPU overrides of O(strategy), keyed by GPU index or UUID, for example C({1: mps}) for MPS on
+        the second GPU only."
     type: dict
     default: {}
   platform:
@@ -70,8 +70,8 @@ options:
     type: raw
   mps_pinned_device_mem_limit:
     description:
-      - The MPS daemon's default pinned device memory limit, one size for every GPU it serves (V(2G)) or
-        per GPU index or UUID (C({1: 2G})).
+      - "The MPS daemon's default pinned device memory limit, one size for every GPU it serves (V(2G)) or
+        per GPU index or UUID (C({1: 2G}))."
     type: raw
   mps_default_client_priority:
     description: The MPS daemon's default client priority.
