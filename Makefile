@@ -24,7 +24,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean
+.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools
 
 demo: install fleet
 	$(BIN)/ansible-playbook -f 10 -i tests/sim/inventory.yml edge_gpu.sharing.gpu_inventory
@@ -65,6 +65,14 @@ tools:
 	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd >/dev/null)); } || \
 	  echo "warning: systemd-analyze is not installed; the systemd unit test skips its check"
 
+# The SSH fleet test (tests/integration/ssh) runs sshd on each simulated device, and `become`
+# through sudo (su would turn pipelining off). Install both where we may (the test needs root anyway).
+ssh-fleet-tools:
+	@{ [ -x /usr/sbin/sshd ] && command -v sudo >/dev/null; } || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends openssh-server sudo >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server sudo >/dev/null)); } || \
+	  echo "warning: openssh-server or sudo is not installed; the SSH fleet test needs them as root"
+
 sanity: venv tools
 	rm -rf $(TEST_ROOT) && mkdir -p $(TEST_TREE)
 	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(TEST_TREE)
@@ -84,7 +92,7 @@ lint: venv
 	$(BIN)/ansible-lint --offline --profile production
 
 # Each test lays out its own fleet under /tmp, so two workers can run side by side.
-integration: install fleet nvidia-userland tools
+integration: install fleet nvidia-userland tools ssh-fleet-tools
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
 	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini -n 2 tests/integration
 

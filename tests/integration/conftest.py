@@ -30,6 +30,7 @@ import shared_reference  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 PLAYBOOKS = os.path.join(HERE, 'playbooks')
+PLAYBOOK_TIMEOUT = 900
 
 
 class Run(object):
@@ -101,8 +102,10 @@ def playbook(sim_root, tmp_path):
             command.append('--check')
         command.append(name if '.' in name and not name.endswith('.yml') else os.path.join(PLAYBOOKS, name))
         env = dict(os.environ, EDGE_GPU_SIM_ROOT=sim_root, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
+        # A run that hangs (a device half-gone, a daemon that never answers) fails the test
+        # instead of stalling the suite.
         proc = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, check=False)
+                              universal_newlines=True, check=False, timeout=PLAYBOOK_TIMEOUT)
         return Run(proc, results_dir)
     return run
 
