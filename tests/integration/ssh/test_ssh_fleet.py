@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import json
 import os
+import subprocess
 
 import fleet  # pylint: disable=import-error
 from harness import mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
@@ -90,3 +91,38 @@ def test_a_device_lost_mid_run_does_not_stop_the_others(ssh_fleet, ssh_playbook)
     after = run.output.split('PLAY [The rest of the fleet carries on]', 1)[1]
     assert 'fatal: [%s]: UNREACHABLE!' % lost in after, after
     assert all('ok: [%s]' % host in after for host in others), after
+
+
+def test_site_over_ssh_converges_then_changes_nothing_and_reports_an_unreachable_device(ssh_fleet, ssh_playbook):
+    require_nvidia_userland()
+    example = os.path.join(HERE, '..', '..', '..', 'examples', 'fleet', 'inventory', 'hosts.yml')
+    # The example fleet's group_vars say what each device is asked for; the SSH inventory how to reach it.
+    args = ['-i', example, '--limit', ','.join(ssh_fleet.hosts)]
+    first = ssh_playbook('edge_gpu.sharing.site', args=args)
+    assert first.rc == 0, first.output[-3000:]
+    recap = first.recap()
+    assert sorted(recap) == sorted(ssh_fleet.hosts), recap
+    assert all(counts['failed'] == counts['unreachable'] == 0 for counts in recap.values()), recap
+    for host in ssh_fleet.hosts:
+        assert '"%s: strategy' % host in first.output
+    for host in (host for host in ssh_fleet.hosts if ssh_fleet.devices[host] == 't4_dual'):
+        pipe = os.path.join(ssh_fleet.sim_root, host, 'mps', 'pipe')
+        daemons = mps_daemons_under(pipe)
+        assert len(daemons) == 1 and daemons[0] in ssh_fleet.namespace_pids(host)
+        assert mps_query(pipe, 'get_default_active_thread_percentage') == (0, '50.0')
+
+    second = ssh_playbook('edge_gpu.sharing.site', args=args)
+    assert second.rc == 0, second.output[-3000:]
+    assert all(counts['changed'] == 0 for counts in second.recap().values()), second.recap()
+
+    lost = ssh_fleet.hosts[-1]
+    try:
+        subprocess.run(ssh_fleet.cut_command(lost), check=True)
+        third = ssh_playbook('edge_gpu.sharing.site', args=args)
+    finally:
+        ssh_fleet.revive(lost)
+    recap = third.recap()
+    assert recap[lost]['unreachable'] == 1, recap
+    assert all(recap[host]['failed'] == recap[host]['unreachable'] == 0 for host in recap if host != lost), recap
+    unreached = third.output.split('TASK [Devices that could not be reached or were not run]', 1)[1].split('PLAY RECAP')[0]
+    assert '"%s"' % lost in unreached, unreached
