@@ -17,7 +17,8 @@ from ansible_collections.edge_gpu.sharing.plugins.modules import gpu_sharing
 GPU0 = 'GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6'
 GPU1 = 'GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7'
 # NVML's compute mode numbers (nvml.h): the device files speak NVML.
-DEFAULT, EXCLUSIVE_PROCESS = 0, 3
+DEFAULT = 0
+EXCLUSIVE_PROCESS = 3
 
 
 @pytest.fixture
