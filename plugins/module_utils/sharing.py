@@ -59,6 +59,8 @@ def parse_intent(params):
         'pipe_directory': gpu_rules.check_pipe_directory(params['mps_pipe_directory'], 'mps_pipe_directory'),
         'log_directory': units.absolute_path(params['mps_log_directory'], 'mps_log_directory'),
         'daemon_owner': params['mps_daemon_owner'],
+        'control_binary': params['mps_control_binary'],
+        'timeout': params['mps_timeout'],
         'iotedge_dest': params['iotedge_dest'] and units.absolute_path(params['iotedge_dest'], 'iotedge_dest'),
         'reserved': gpu_rules.parse_selectors(params['reserved_gpus'], 'reserved_gpus'),
         'gpu_strategies': [],
@@ -215,8 +217,8 @@ def _undo_mps(control, before, after):
 def _mps_view(state):
     """The daemon fields a person compares (not its pid, which a restart changes)."""
     shown = mps_daemon.public(state)
-    return dict((key, shown[key]) for key in ('running', 'visible_devices', 'log_directory', mps_daemon.PERCENTAGE,
-                                               mps_daemon.PINNED, mps_daemon.PRIORITY))
+    fields = ('running', 'visible_devices', 'log_directory', mps_daemon.PERCENTAGE, mps_daemon.PINNED, mps_daemon.PRIORITY)
+    return dict((key, shown[key]) for key in fields)
 
 
 def decide(intent, gpus):
@@ -270,6 +272,10 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
     if check_mode or not tracker.changed:
         return desired, tracker, mps_plan.desired if mps_plan else None
     desired['restore'] = {
+        # Enough to find the daemon again from a call that has only this data (site.yml's rescue).
+        'mps_pipe_directory': intent['pipe_directory'],
+        'mps_control_binary': intent['control_binary'],
+        'mps_timeout': intent['timeout'],
         'modes': [dict((key, change['gpu'][key]) for key in ('uuid', 'compute_mode', 'persistence_mode'))
                   for change in desired['mode_changes']],
         'mps': _mps_view(mps_before) if tracker.has_difference_for('mps') else None,

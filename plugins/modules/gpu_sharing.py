@@ -145,7 +145,8 @@ options:
     description:
       - The RV(restore) data an earlier run returned. The module then only puts back what that run
         changed (GPU modes, the MPS daemon and its defaults, the manifest from its backup) and ignores
-        the other options. C(site.yml) uses it when a device fails its health check.
+        the other options (the data says where the daemon is). C(site.yml) uses it when a device fails
+        its health check.
     type: dict
 seealso:
   - module: edge_gpu.sharing.gpu_info
@@ -270,20 +271,22 @@ class Files(object):
             write_file(self.module, path, read_bytes(backup), mode=0o600)
 
 
-def mps_control(module):
-    params = module.params
-    binary = params['mps_control_binary']
+def mps_control(module, settings):
+    """The control client for ``settings`` (the module's options, or a ``restore``); ``None``
+    where the control program is not installed."""
+    binary = settings['mps_control_binary']
     binary = module.get_bin_path(binary, opt_dirs=SYSTEM_BIN_DIRS) if os.sep not in binary else (
         binary if os.access(binary, os.X_OK) else None)
     if binary is None:
         return None
-    return mps.MpsControl(module.run_command, binary, params['mps_pipe_directory'], params['mps_log_directory'],
-                          timeout=params['mps_timeout'], timeout_binary=module.get_bin_path('timeout'))
+    return mps.MpsControl(module.run_command, binary, settings['mps_pipe_directory'],
+                          settings.get('mps_log_directory', gpu_rules.DEFAULT_LOG_DIRECTORY),
+                          timeout=settings['mps_timeout'], timeout_binary=module.get_bin_path('timeout'))
 
 
 def put_back(module):
     """``restore``: undo what an earlier run changed (``site.yml`` does this when a health check fails)."""
-    control = mps_control(module)
+    control = mps_control(module, module.params['restore'])
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)
@@ -304,7 +307,7 @@ def converge(module):
     if module.params['restore'] is not None:
         return put_back(module)
     intent = sharing.parse_intent(module.params)
-    control = mps_control(module)
+    control = mps_control(module, module.params)
     if nvml.pynvml is None and sharing.needs_gpu(intent):
         module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
                          error_kind='pynvml_missing')

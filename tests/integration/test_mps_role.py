@@ -135,7 +135,6 @@ def test_busy_device_is_refused_naming_the_processes(fleet_hosts, playbook, sim_
     assert gpu_state(sim_root, 'edge-09') == before
 
 
-
 def test_phases_are_tagged_like_every_role(playbook):
     run = playbook('edge_gpu.sharing.mps', args=['--list-tags'])
     assert run.rc == 0, run.output

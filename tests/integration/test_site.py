@@ -53,6 +53,8 @@ def snapshot(sim_root):
     for top, _dirs, names in os.walk(sim_root):
         for name in names:
             path = os.path.join(top, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue  # the daemon's sockets and FIFOs
             with open(path, 'rb') as handle:
                 # The fake NVML rewrites its device file on every change: compare what it says.
                 if name == 'nvml.json':
@@ -149,7 +151,7 @@ def test_one_broken_device_never_takes_the_fleet_down(fleet_hosts, site, sim_roo
     with open(failing_daemon, 'w') as handle:
         handle.write('#!/bin/sh\necho "cannot start: simulated failure" >&2\nexit 1\n')
     os.chmod(failing_daemon, 0o755)
-    before = dict((host, snapshot(os.path.join(sim_root, host))) for host in ('edge-01', 'edge-15', 'edge-22'))
+    before = dict((host, snapshot(os.path.join(sim_root, host))) for host in ('edge-01', 'edge-13', 'edge-15', 'edge-22'))
     run = site(host_vars={
         # The daemon fails to start after the GPU was put in exclusive_process: put back, reported.
         'edge-01': {'gpu_sharing_strategy': 'mps', 'gpu_sharing_workloads': [],
@@ -162,19 +164,26 @@ def test_one_broken_device_never_takes_the_fleet_down(fleet_hosts, site, sim_roo
         'edge-22': {'gpu_sharing_strategy': 'mps'},
         # A misspelt variable.
         'edge-16': {'gpu_sharing_stratgy': 'mps'},
+        # The device converges, then applying its objects fails (no cluster here): put back.
+        'edge-13': {'gpu_sharing_output_dir': ''},
     })
     assert run.rc != 0
     recap = run.recap()
     failed = sorted(host for host, counts in recap.items() if counts['failed'])
-    assert failed == ['edge-01', 'edge-15', 'edge-16', 'edge-22'], run.output[-4000:]
+    assert failed == ['edge-01', 'edge-13', 'edge-15', 'edge-16', 'edge-22'], run.output[-4000:]
     assert all(recap[host]['failed'] == 0 for host in fleet_hosts if host not in failed)
     assert 'edge-01: FAILED' in run.output and 'simulated failure' in run.output and 'put back' in run.output
     assert 'edge-15: FAILED' in run.output and '130' in run.output
     assert 'gpu_sharing_stratgy' in run.output
     for host in ('edge-01', 'edge-15', 'edge-22'):
         assert snapshot(os.path.join(sim_root, host)) == before[host], host
+    # edge-13 ran its daemon until the apply failed: the daemon is gone again and the GPUs are as
+    # they were (its log stays, for the operator to read).
+    assert 'edge-13: FAILED' in run.output and 'put back as it was' in run.output
+    files, daemons = snapshot(os.path.join(sim_root, 'edge-13'))
+    assert daemons == [] and files['nvml.json'] == before['edge-13'][0]['nvml.json']
     # The others converged: their daemons run, their manifests are there.
-    assert mps_daemons_under(os.path.join(sim_root, 'edge-13', 'mps', 'pipe'))
+    assert mps_daemons_under(os.path.join(sim_root, 'edge-14', 'mps', 'pipe'))
     assert os.path.exists(os.path.join(sim_root, 'edge-02', 'edge', 'deployment.json'))
 
 
