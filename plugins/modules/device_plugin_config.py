@@ -220,8 +220,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import writ
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
-SINGLE_OPTIONS = ('strategy', 'replicas', 'resources', 'rename_by_default', 'fail_requests_greater_than_one',
-                  'mig_strategy', 'flags', 'sharing')
+SINGLE_OPTIONS = device_plugin.PROFILE_OPTIONS
 
 
 def product_of(gpus):

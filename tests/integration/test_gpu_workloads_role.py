@@ -20,9 +20,14 @@ from iotedge_agent import check_manifest  # pylint: disable=import-error
 TARGET = 'all:!no_nvml'
 
 
+# Devices the role writes nothing for: no GPU, or (the MIG A100s) an empty workload list, which
+# deploys nothing rather than a manifest that would remove every module.
+NOTHING_TO_DEPLOY = ('no_gpu', 'driver_not_loaded', 'a100_mig')
+
+
 def iotedge_hosts(fleet_hosts):
-    """The hosts the role writes an IoT Edge manifest for (the rest have no GPU, or Kubernetes)."""
-    return sorted(host for host, device in fleet_hosts.items() if device not in ('no_gpu', 'driver_not_loaded', 't4_dual'))
+    """The hosts the role writes an IoT Edge manifest for (the rest deploy nothing, or Kubernetes)."""
+    return sorted(host for host, device in fleet_hosts.items() if device not in NOTHING_TO_DEPLOY + ('t4_dual',))
 
 
 def test_fleet_renders_valid_manifests_idempotently(fleet_hosts, playbook, tmp_path):
@@ -34,7 +39,7 @@ def test_fleet_renders_valid_manifests_idempotently(fleet_hosts, playbook, tmp_p
 
     first = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out})
     assert first.rc == 0, first.output
-    hosts = sorted(host for host, device in fleet_hosts.items() if device not in ('no_gpu', 'driver_not_loaded'))
+    hosts = sorted(host for host, device in fleet_hosts.items() if device not in NOTHING_TO_DEPLOY)
     assert sorted(os.listdir(out)) == hosts
     for host in hosts:
         files = sorted(os.listdir(os.path.join(out, host)))

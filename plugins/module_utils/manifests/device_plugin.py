@@ -24,6 +24,9 @@ CONFIG_VERSION = 'v1'
 DEFAULT_RESOURCE = 'nvidia.com/gpu'
 PROFILE_LABEL = 'nvidia.com/device-plugin.config'
 STRATEGIES = ('time_slicing', 'mps', 'none')
+# The options of one config (the module's top-level options, and each profile's).
+PROFILE_OPTIONS = ('strategy', 'replicas', 'resources', 'rename_by_default', 'fail_requests_greater_than_one',
+                   'mig_strategy', 'flags', 'sharing')
 MIG_STRATEGIES = ('none', 'single', 'mixed')
 # The plugin's own spelling of each strategy (config key, node label value).
 SHARING_KEYS = {'time_slicing': 'timeSlicing', 'mps': 'mps'}
@@ -245,6 +248,10 @@ def build_profiles(profiles, gpus=None):
         options = profiles[name]
         if not isinstance(options, dict):
             raise ConfigError('profiles.%s must be a dictionary of options, got %r' % (name, options))
+        unknown = sorted(set(options) - set(PROFILE_OPTIONS))
+        if unknown:
+            raise ConfigError('profiles.%s: unknown option(s) %s (known: %s)'
+                              % (name, ', '.join(map(str, unknown)), ', '.join(PROFILE_OPTIONS)))
         configs[name] = build_config(options, gpus, where='profiles.%s: ' % name)
     return configs
 
