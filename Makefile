@@ -114,3 +114,8 @@ changelog: venv
 
 clean:
 	rm -rf $(BUILD) $(VENV) tests/output
+
+# Fleet converge timings (site.yml against ping and a hand-written playbook): not part of `make test`.
+.PHONY: bench
+bench: install nvidia-userland
+	$(BIN)/python benchmarks/fleet_converge.py
