@@ -100,8 +100,8 @@ integration: install fleet nvidia-userland tools ssh-fleet-tools
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
 	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini -n 2 tests/integration
 
-# The roles' molecule scenarios, on the simulated fleet (reset first). Molecule logs a CRITICAL
-# line while it looks for a 'default' scenario for shared state; there is none, and it goes on.
+# The roles' molecule scenarios (extensions/molecule/*: default, fleet, transitions, mps), on the
+# simulated fleet (reset first) with NVIDIA's real MPS daemon; each scenario's cleanup stops it.
 molecule: install fleet
 	cd $(CURDIR) && $(BIN)/molecule test --all
 
