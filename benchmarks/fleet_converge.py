@@ -39,8 +39,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, 'tests', 'sim'))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
 
 import fleet  # noqa: E402  (tests/sim/fleet.py lays out the simulated devices)
+from harness import mps_daemons_under  # noqa: E402  (the daemons a run started, found by pipe directory)
 
 BIN = os.path.join(REPO, '.venv', 'bin')
 COLLECTIONS = os.path.join(REPO, 'build', 'collections')
@@ -62,27 +64,6 @@ PING_TASK = """    - name: Ping {number}
 """
 
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
-
-
-def mps_daemons_under(root):
-    """Pids of nvidia-cuda-mps-control daemons whose pipe directory lies under ``root``."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/cmdline' % entry, 'rb') as handle:
-                cmdline = handle.read()
-            with open('/proc/%s/environ' % entry, 'rb') as handle:
-                environ = handle.read().split(b'\0')
-        except (IOError, OSError):
-            continue
-        if b'nvidia-cuda-mps-control' not in cmdline:
-            continue
-        for item in environ:
-            if item.startswith(b'CUDA_MPS_PIPE_DIRECTORY=') and item.split(b'=', 1)[1].decode().startswith(root + os.sep):
-                pids.append(int(entry))
-    return pids
 
 
 def stop_daemons(root):

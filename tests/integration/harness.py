@@ -43,7 +43,8 @@ def mps_daemons_under(root):
         if b'nvidia-cuda-mps-control' not in cmdline:
             continue
         for item in environ:
-            if item.startswith(b'CUDA_MPS_PIPE_DIRECTORY=') and item.split(b'=', 1)[1].decode().startswith(root):
+            pipe = item.split(b'=', 1)[1].decode() if item.startswith(b'CUDA_MPS_PIPE_DIRECTORY=') else None
+            if pipe is not None and (pipe == root or pipe.startswith(root.rstrip(os.sep) + os.sep)):
                 pids.append(int(entry))
     return pids
 
