@@ -16,7 +16,7 @@ from harness import validate_kubernetes  # pylint: disable=import-error
 
 # Devices with a GPU and a loaded driver; node group -> profile comes from tests/sim/inventory.yml.
 TARGET = 'all:!no_nvml'
-GROUP_PROFILES = {'t4_single': 't4-x4', 't4_single_busy': 't4-x2-strict', 't4_dual': 't4-mps',
+GROUP_PROFILES = {'t4_single': 't4-x4', 't4_single_busy': 't4-x2-strict', 't4_dual': 't4-x4',
                   'a100_mig': 'a100-mig', 't4_legacy_bindings': 't4-x4'}
 
 
@@ -33,7 +33,8 @@ def test_output_dir_has_one_configmap_and_one_label_per_node(fleet_hosts, playbo
 
     configmap = load(os.path.join(out, 'configmap.yaml'))
     validate_kubernetes(configmap)
-    assert sorted(configmap['data']) == sorted(set(GROUP_PROFILES.values()))
+    # Every profile the inventory defines, whether a node group uses it or not.
+    assert sorted(configmap['data']) == sorted(set(GROUP_PROFILES.values()) | {'t4-mps'})
     assert yaml.safe_load(configmap['data']['t4-mps'])['sharing']['mps']['resources'][0]['replicas'] == 4
 
     assert sorted(name[:-len('.yaml')] for name in os.listdir(os.path.join(out, 'nodes'))) == nodes
@@ -73,7 +74,7 @@ def test_standalone_plugin_config_is_written_on_each_node(fleet_hosts, playbook,
         'target_hosts': 'edge-09:edge-13', 'k8s_gpu_sharing_output_dir': str(tmp_path / 'out'),
         'k8s_gpu_sharing_plugin_config_dest': dest})
     assert run.rc == 0, run.output
-    assert load(os.path.join(sim_root, 'edge-13', 'device-plugin.yaml'))['sharing']['mps']['resources'][0]['replicas'] == 4
+    assert load(os.path.join(sim_root, 'edge-13', 'device-plugin.yaml'))['sharing']['timeSlicing']['resources'][0]['replicas'] == 4
     assert load(os.path.join(sim_root, 'edge-09', 'device-plugin.yaml'))['sharing']['timeSlicing']['failRequestsGreaterThanOne'] is True
 
 
@@ -97,7 +98,7 @@ def test_verify_reads_the_files_back(fleet_hosts, playbook, tmp_path):
     assert run.rc != 0 and 'nodes/edge-13.yaml does not hold the node' in run.output
     assert run.recap()['edge-01']['failed'] == 0
     assert playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars=extra).rc == 0
-    assert load(os.path.join(out, 'nodes', 'edge-13.yaml'))['metadata']['labels'] == {'nvidia.com/device-plugin.config': 't4-mps'}
+    assert load(os.path.join(out, 'nodes', 'edge-13.yaml'))['metadata']['labels'] == {'nvidia.com/device-plugin.config': 't4-x4'}
 
 
 def test_phases_are_tagged_like_every_role(playbook):
@@ -105,3 +106,12 @@ def test_phases_are_tagged_like_every_role(playbook):
     assert run.rc == 0, run.output
     for tag in ('k8s_gpu_sharing', 'k8s_gpu_sharing_preflight', 'k8s_gpu_sharing_configure', 'k8s_gpu_sharing_verify'):
         assert tag in run.output
+
+
+def test_plugin_mps_beside_host_mps_is_refused_before_anything_is_written(fleet_hosts, playbook, tmp_path):
+    out = str(tmp_path / 'gitops')
+    # edge-13 runs host MPS (mps_enabled in the inventory); the plugin's MPS profile would be a second daemon.
+    run = playbook('edge_gpu.sharing.k8s_gpu_sharing', extra_vars={
+        'target_hosts': 'edge-13', 'k8s_gpu_sharing_output_dir': out, 'k8s_gpu_sharing_node_profile': 't4-mps'})
+    assert run.rc != 0 and 'two MPS control daemons would serve the same GPUs' in run.output
+    assert not os.path.exists(out)
