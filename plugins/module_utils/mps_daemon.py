@@ -277,6 +277,33 @@ def restore_previous_daemon(control, previous):
         set_default(old, name, previous[name])
 
 
+def put_back_defaults(control, the_plan, names):
+    """Set ``names`` (defaults ``the_plan`` changed on a daemon it did not start) back to what they were."""
+    for name in reversed(list(names)):
+        old = the_plan.base[name]
+        if name == PINNED:
+            old = dict((device, text) for device, text in old.items() if device in the_plan.todo[name])
+        set_default(control, name, old)
+
+
+def prepare(control, request, visible, devices, check_mode):
+    """Read the daemon, plan, and check what the plan needs; changes nothing.
+
+    Returns ``(control, current, plan)``; ``control`` logs where the daemon's owner said.
+    """
+    current = read(control, request['log_directory'], devices)
+    if request['state'] == CONFIGURED and not current['running'] and check_mode:
+        # A dry run before the owner (the unit) has ever started the daemon: predict what its
+        # start and these defaults will give, instead of failing a check that cannot pass yet.
+        request = dict(request, state=STARTED)
+    if request['state'] == CONFIGURED and current['running']:
+        # Its owner chose where it logs; refusals quote that log.
+        control = control.using_log_directory(current['log_directory'])
+    the_plan = plan(current, request, visible, devices)
+    check_action(control, the_plan, request)
+    return control, current, the_plan
+
+
 def apply(control, current, the_plan, visible):
     """Carry out ``the_plan``; on failure undo what this call did, then raise ``MpsError``."""
     action, base, todo = the_plan.action, the_plan.base, the_plan.todo
@@ -288,7 +315,10 @@ def apply(control, current, the_plan, visible):
     if action in (START, RESTART):
         for path in (control.pipe_directory, control.log_directory):
             if not os.path.isdir(path):
-                os.makedirs(path, 0o755)
+                try:
+                    os.makedirs(path, 0o755)
+                except OSError as exc:
+                    raise MpsError('cannot create %s: %s' % (path, exc))
         try:
             control.start(visible)
         except MpsError as exc:
@@ -302,14 +332,14 @@ def apply(control, current, the_plan, visible):
             set_default(control, name, todo[name])
             applied.append(name)
     except MpsError as exc:
+        if action == RESTART:
+            control.stop()
+            restore_previous_daemon(control, current)
+            raise MpsError('%s; the daemon that ran before was started again as it was' % exc)
         if action:
             control.stop()
             raise MpsError('%s; the daemon this task started was stopped again' % exc)
-        for name in reversed(applied):
-            old = base[name]
-            if name == PINNED:
-                old = dict((device, text) for device, text in old.items() if device in todo[name])
-            set_default(control, name, old)
+        put_back_defaults(control, the_plan, applied)
         raise MpsError('%s; the defaults changed before were put back' % exc)
     return snapshot(True, control.pid(), control.server_pids(), base['visible_devices'], control.log_directory,
                     read_defaults(control, sorted(base[PINNED])))
@@ -321,16 +351,7 @@ def converge(control, request, check_mode):
     if request['selectors'] and request['state'] != STOPPED:
         visible = resolve_gpus(request['selectors'])
     devices = device_ordinals(request['wanted'], visible)
-    current = read(control, request['log_directory'], devices)
-    if request['state'] == CONFIGURED and not current['running'] and check_mode:
-        # A dry run before the owner (the unit) has ever started the daemon: predict what its
-        # start and these defaults will give, instead of failing a check that cannot pass yet.
-        request = dict(request, state=STARTED)
-    if request['state'] == CONFIGURED and current['running']:
-        # Its owner chose where it logs; refusals quote that log.
-        control = control.using_log_directory(current['log_directory'])
-    the_plan = plan(current, request, visible, devices)
-    check_action(control, the_plan, request)
+    control, current, the_plan = prepare(control, request, visible, devices, check_mode)
     planned = difference(current, the_plan.desired)
     if check_mode or not planned.changed:
         return planned.changed, planned

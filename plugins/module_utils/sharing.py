@@ -25,7 +25,7 @@ __metaclass__ = type
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpu_modes, gpus as gpu_rules, mps_daemon, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.diff import DifferenceTracker
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, FileError, InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, iotedge, kubernetes
 
 NONE, TIME_SLICING, MPS = 'none', 'time_slicing', 'mps'
@@ -69,6 +69,8 @@ def parse_intent(params):
         'iotedge_options': dict((key, params[key]) for key in IOTEDGE_OPTIONS if params.get(key) is not None),
         'kubernetes_options': dict((key, params[key]) for key in KUBERNETES_OPTIONS if params.get(key) is not None),
     }
+    if intent['timeout'] < 1:
+        raise InvalidOption('mps_timeout must be at least 1 second, got %r' % (intent['timeout'],))
     if intent['platform'] not in PLATFORMS:
         raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
     if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
@@ -149,14 +151,20 @@ def mps_request(intent, gpus, chosen):
             'wanted': wanted, 'force': intent['force']}, [gpu['uuid'] for gpu in served]
 
 
-def mode_changes(intent, gpus, chosen):
+def mode_changes(intent, gpus, chosen, mps_before):
     """Compute and persistence modes: MPS GPUs in exclusive_process with persistence on; a GPU
-    leaving MPS (left in exclusive_process) back to default. Other modes are the operator's."""
+    the running daemon served that leaves MPS (left in exclusive_process) back to default. Other
+    modes, those of GPUs reserved for VMs among them, are the operator's."""
     if not intent['manage_compute_mode']:
         return []
     mps_gpus = [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+    served = set()
+    if mps_before is not None and mps_before['running']:
+        visible = mps_before['visible_devices']
+        served = set(uuid.lower() for uuid in visible.split(',')) if visible else set(gpu['uuid'].lower() for gpu in gpus)
+    reserved = set(gpu['index'] for gpu in (gpu_rules.find(gpus, selector) for selector in intent['reserved']) if gpu)
     released = [gpu for gpu in gpus if chosen[gpu['index']] != MPS and gpu['compute_mode'] == 'exclusive_process'
-                and not gpu_rules.mig_enabled(gpu)]
+                and gpu['uuid'].lower() in served and gpu['index'] not in reserved and not gpu_rules.mig_enabled(gpu)]
     changes = []
     if mps_gpus:
         changes += gpu_modes.plan(mps_gpus, True, 'exclusive_process', True, intent['force'])[0]
@@ -206,12 +214,21 @@ def _undo_modes(session, handles, changes):
     gpu_modes.apply(session, handles, list(reversed(reverse)))
 
 
-def _undo_mps(control, before, after):
-    """Put the daemon back as ``before`` had it, after this run changed it to ``after``."""
-    if after['running']:
+def _undo_mps(control, before, the_plan):
+    """Put the daemon back as ``before`` had it, after ``the_plan`` was carried out."""
+    if the_plan.action is None:
+        # Only defaults changed, on a daemon that keeps running (its clients too).
+        mps_daemon.put_back_defaults(control, the_plan, sorted(the_plan.todo))
+        return
+    if the_plan.action != mps_daemon.STOP:
         control.stop()
     if before['running']:
         mps_daemon.restore_previous_daemon(control, before)
+
+
+def _serves_all(control, gpus, served):
+    """Whether ``served`` is every GPU MPS can serve here (all but MIG-enabled ones)."""
+    return set(served) == set(gpu['uuid'] for gpu in gpus if not gpu_rules.mig_enabled(gpu))
 
 
 def _mps_view(state):
@@ -226,7 +243,7 @@ def decide(intent, gpus):
     chosen = strategies_by_gpu(intent, gpus)
     plan = make_plan(intent, gpus, chosen)
     request, served = mps_request(intent, gpus, chosen)
-    desired = {'strategies': chosen, 'plan': plan, 'mode_changes': mode_changes(intent, gpus, chosen),
+    desired = {'strategies': chosen, 'plan': plan, 'mode_changes': [],
                'mps_request': request, 'mps_gpus': served, 'manifest': None, 'objects': [], 'device_plugin_config': None}
     if intent['platform'] == 'iotedge':
         if plan['workloads'] or intent['prune']:
@@ -244,30 +261,38 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
     ``files`` has ``differs(path, content)`` and ``write(path, content)``. Every check runs
     before the first change; a failing step undoes the steps before it.
     """
+    if needs_gpu(intent) and not gpus:
+        raise EdgeGpuError('the request needs a GPU (strategy %s, or workloads that use one), but this device has '
+                           'no GPU' % intent['strategy'], 'no_gpu')
     desired = decide(intent, gpus)
     request, served = desired['mps_request'], desired['mps_gpus']
-    if control is None:
-        if request['state'] != mps_daemon.STOPPED:
+    owner_runs_it = intent['daemon_owner'] == 'systemd'
+    visible = served or None
+    if control is None or (owner_runs_it and not served):
+        # With systemd, the unit alone starts and stops the daemon; with no MPS GPU there is
+        # nothing to set on it.
+        if control is None and request['state'] != mps_daemon.STOPPED:
             raise EdgeGpuError('MPS is asked for GPUs %s, but the MPS control program is not installed'
                                % ', '.join(served), 'mps')
         mps_before = mps_plan = None
     else:
         devices = mps_daemon.device_ordinals(request['wanted'], served)
-        mps_before = mps_daemon.read(control, request['log_directory'], devices)
-        if request['state'] == mps_daemon.CONFIGURED and mps_before['running']:
-            control = control.using_log_directory(mps_before['log_directory'])
-        mps_plan = mps_daemon.plan(mps_before, request, served or None, devices)
-        mps_daemon.check_action(control, mps_plan, request)
+        if owner_runs_it and _serves_all(control, gpus, served):
+            # A unit started without CUDA_VISIBLE_DEVICES serves every GPU: that is what is asked.
+            visible = None
+        control, mps_before, mps_plan = mps_daemon.prepare(control, request, visible, devices, check_mode)
+    desired['mode_changes'] = mode_changes(intent, gpus, desired['strategies'], mps_before)
 
     content = None
-    if desired['manifest'] is not None:
+    if desired['manifest'] is not None and intent['iotedge_dest']:
         content = files.render(desired['manifest'])
 
     tracker = DifferenceTracker().merge(gpu_modes.difference(desired['mode_changes']))
     if mps_plan is not None:
         tracker.add('mps', _mps_view(mps_before), _mps_view(mps_plan.desired))
     if content is not None and files.differs(intent['iotedge_dest'], content):
-        tracker.add('manifest', files.current(intent['iotedge_dest']), content)
+        # A fingerprint, not the text: the manifest may hold registry passwords (old ones too).
+        tracker.add('manifest', files.fingerprint(files.current(intent['iotedge_dest'])), files.fingerprint(content))
     desired['restore'] = None
     if check_mode or not tracker.changed:
         return desired, tracker, mps_plan.desired if mps_plan else None
@@ -290,7 +315,7 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
             if step == 'modes' and desired['mode_changes']:
                 gpu_modes.apply(session, handles, desired['mode_changes'])
             elif step == 'mps' and mps_plan is not None and tracker.has_difference_for('mps'):
-                mps_after = mps_daemon.apply(control, mps_before, mps_plan, served or None)
+                mps_after = mps_daemon.apply(control, mps_before, mps_plan, visible)
             elif step == 'manifest' and tracker.has_difference_for('manifest'):
                 existed = files.current(intent['iotedge_dest']) is not None
                 desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
@@ -305,7 +330,7 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
                 if step == 'modes':
                     _undo_modes(session, handles, desired['mode_changes'])
                 else:
-                    _undo_mps(control, mps_before, mps_after)
+                    _undo_mps(control, mps_before, mps_plan)
                 undone.append(step)
             except EdgeGpuError as undo_exc:
                 raise EdgeGpuError('%s; undoing %s also failed: %s' % (exc, step, undo_exc), exc.kind)
@@ -350,11 +375,20 @@ def restore(snapshot, gpus, session, handles, control, files, check_mode):
         devices = mps_daemon.device_ordinals(wanted, visible)
         current = mps_daemon.read(control, previous['log_directory'], devices)
         mps_plan = mps_daemon.plan(current, request, visible, devices)
+        if (previous['running'] and current['running'] and mps_plan.action is None
+                and current['visible_devices'] != previous['visible_devices']):
+            # It served every GPU before (no CUDA_VISIBLE_DEVICES), which plan() reads as "any".
+            base = mps_daemon.snapshot(True, None, [], None, previous['log_directory'], mps_daemon.fresh_defaults(devices))
+            todo = mps_daemon.differing(base, wanted)
+            mps_plan = mps_daemon.Plan(mps_daemon.RESTART, base, todo, mps_daemon.with_defaults(base, todo))
         tracker.add('mps', _mps_view(current), _mps_view(mps_plan.desired))
     manifest = snapshot.get('manifest')
     if manifest:
         previous = files.current(manifest['backup']) if manifest['existed'] else None
-        tracker.add('manifest', files.current(manifest['path']), previous)
+        if manifest['existed'] and previous is None:
+            raise FileError('restore: the backup %s of %s is gone; the manifest cannot be put back'
+                            % (manifest['backup'], manifest['path']))
+        tracker.add('manifest', files.fingerprint(files.current(manifest['path'])), files.fingerprint(previous))
     if check_mode or not tracker.changed:
         return tracker
     if mps_plan is not None and mps_plan.action in (mps_daemon.STOP, mps_daemon.RESTART):

@@ -227,6 +227,7 @@ error_kind:
   type: str
 '''
 
+import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -250,6 +251,14 @@ class Files(object):
     @staticmethod
     def render(manifest):
         return serialize.dump_json(manifest)
+
+    @staticmethod
+    def fingerprint(content):
+        """What --diff shows of a manifest: its size and checksum, never its text (it may hold passwords)."""
+        if content is None:
+            return None
+        data = content.encode('utf-8')
+        return '%d bytes, sha256 %s' % (len(data), hashlib.sha256(data).hexdigest())
 
     @staticmethod
     def current(path):

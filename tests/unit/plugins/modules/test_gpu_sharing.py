@@ -187,3 +187,44 @@ def test_kubernetes_gets_objects_and_a_plugin_config_without_plugin_mps(args, ru
     sharing_config = result['device_plugin_config'].get('sharing', {})
     assert 'mps' not in sharing_config and sharing_config['timeSlicing']['resources'][0]['replicas'] == 4
     assert not os.path.exists(args['iotedge_dest'])
+
+
+def test_systemd_owns_the_daemon_so_no_mps_gpu_never_stops_it(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    # The unit started it (as the mps role's systemd unit does), serving every GPU.
+    mps_daemon.run_command([mps_daemon.BINARY, '-d'], environ_update={'CUDA_MPS_PIPE_DIRECTORY': args['mps_pipe_directory'],
+                                                                      'CUDA_MPS_LOG_DIRECTORY': args['mps_log_directory']})
+    failed, result = run_module(gpu_sharing, dict(args, strategy='none', mps_daemon_owner='systemd'))
+    assert not failed and result['changed'] is False and mps_daemon.running
+    # Asked for MPS on every GPU, the unit's daemon (no CUDA_VISIBLE_DEVICES) is what is wanted.
+    failed, result = run_module(gpu_sharing, dict(args, strategy='mps', mps_daemon_owner='systemd',
+                                                  mps_default_active_thread_percentage=30))
+    assert not failed and mps_daemon.running and mps_daemon.percentage == 30.0
+    assert [call for call in mps_daemon.calls if call in ('-d', 'quit')] == ['-d'], mps_daemon.calls
+
+
+def test_an_exclusive_process_gpu_mps_never_served_is_the_operators(args, run_module, fake_device, mps_daemon):
+    data = fake_device.use('t4_single')
+    data['gpus'][0]['compute_mode'] = EXCLUSIVE_PROCESS
+    fake_device.write(data)
+    failed, result = run_module(gpu_sharing, dict(args, strategy='time_slicing'))
+    assert not failed and result['changed'] is False and compute_modes(fake_device) == [EXCLUSIVE_PROCESS]
+
+
+def test_the_manifest_diff_shows_a_fingerprint_never_a_password(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    request = dict(args, strategy='time_slicing', platform='iotedge', _ansible_diff=True,
+                   registry_credentials={'acr': {'address': 'acr.example.io', 'username': 'u', 'password': 's3cr"et'}},
+                   workloads=[{'name': 'nbody', 'image': 'acr.example.io/nbody:1'}])
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and 'sha256' in result['diff']['after']['manifest']
+    assert 's3cr' not in json.dumps(result['diff'])
+
+
+def test_review_mode_writes_no_manifest_on_the_device(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    request = dict(args, strategy='time_slicing', platform='iotedge', iotedge_dest='',
+                   workloads=[{'name': 'nbody', 'image': 'nvcr.io/nvidia/k8s/cuda-sample:nbody'}])
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and result['changed'] is False and result['manifest'] is not None
+    assert not os.path.exists(os.path.dirname(args['iotedge_dest']))
