@@ -22,6 +22,8 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import Mps
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import memory_text, number_text
 
 CONTROL_BINARY = 'nvidia-cuda-mps-control'
+# Where NVIDIA's packages and containers put the control program, beside PATH.
+SYSTEM_BIN_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin']
 
 # The daemon writes no pid file. While it runs it holds a POSIX write lock on
 # ``control_lock`` in its pipe directory (the socket files outlive it), so the lock,
@@ -69,6 +71,15 @@ def daemon_status(pipe_directory):
 
 # coreutils' timeout exits 124 when it had to stop the command.
 _TIMED_OUT = 124
+
+
+def find_control_binary(name, get_bin_path):
+    """The control program: a name looked up on PATH and in ``SYSTEM_BIN_DIRS`` through
+    ``get_bin_path`` (``AnsibleModule.get_bin_path``), or a path that must be executable;
+    ``None`` when there is none."""
+    if os.sep not in name:
+        return get_bin_path(name, opt_dirs=SYSTEM_BIN_DIRS)
+    return name if os.access(name, os.X_OK) else None
 
 
 def daemon_environment(pid):

@@ -150,6 +150,38 @@ class _Gpu(object):
         return '%s (sharing %s)' % (gpu_rules.label(self.info), self.sharing)
 
 
+def gpu_strategies(gpu_sharing, gpus, option='gpu_sharing'):
+    """``{index: strategy}`` from a per-GPU map (keys are GPU indexes or UUIDs); ``PlanError``
+    names every key that is malformed, matches no GPU or names a GPU twice, and every bad strategy."""
+    if gpu_sharing is None:
+        return {}
+    if not isinstance(gpu_sharing, dict):
+        raise PlanError(['%s must be a dictionary of GPU (index or UUID) to mps, time_slicing or none, '
+                         'got %r' % (option, gpu_sharing)])
+    strategies, problems = {}, []
+    for key, strategy in sorted(gpu_sharing.items(), key=lambda item: str(item[0])):
+        if strategy not in SHARING_MODES:
+            problems.append('%s: GPU %s: sharing must be mps, time_slicing or none, got %r' % (option, key, strategy))
+            continue
+        try:
+            selector = gpu_rules.parse_selector(key, option)
+        except InvalidOption as exc:
+            problems.append(str(exc))
+            continue
+        gpu = gpu_rules.find(gpus, selector)
+        if gpu is None:
+            problems.append('%s: no GPU matches %s; this host has %s' % (
+                option, key, gpu_rules.labels(sorted(gpus, key=lambda g: g['index'])) or 'no GPUs'))
+        elif strategies.get(gpu['index'], strategy) != strategy:
+            problems.append('%s names %s twice, as %s and as %s' % (
+                option, gpu_rules.label(gpu), strategies[gpu['index']], strategy))
+        else:
+            strategies[gpu['index']] = strategy
+    if problems:
+        raise PlanError(problems)
+    return strategies
+
+
 class _Planner(object):
     def __init__(self, gpus, sharing, reserved_gpus, oversubscribe, mps_pipe_directory, device_ids, gpu_sharing=None):
         self.problems = []
@@ -159,7 +191,7 @@ class _Planner(object):
             raise PlanError(['device_ids must be index or uuid, got %r' % (device_ids,)])
         if not isinstance(gpus, list) or not all(isinstance(gpu, dict) and 'index' in gpu and 'uuid' in gpu for gpu in gpus):
             raise PlanError(['gpus must be the GPU list edge_gpu.sharing.gpu_info returns, got %r' % (gpus,)])
-        strategies = self._gpu_sharing(gpu_sharing, gpus)
+        strategies = gpu_strategies(gpu_sharing, gpus)
         try:
             self.oversubscribe = parse_bool(oversubscribe, 'oversubscribe')
             if sharing == 'mps' or 'mps' in strategies.values():
@@ -174,36 +206,6 @@ class _Planner(object):
                      for gpu in sorted(gpus, key=lambda g: g['index'])]
         self.any_mps = any(gpu.sharing == 'mps' for gpu in self.gpus)
         self.client_limit = gpu_rules.mps_client_limit(gpus)
-
-    def _gpu_sharing(self, gpu_sharing, gpus):
-        """``{index: strategy}`` from ``gpu_sharing`` (keys are GPU indexes or UUIDs)."""
-        if gpu_sharing is None:
-            return {}
-        if not isinstance(gpu_sharing, dict):
-            raise PlanError(['gpu_sharing must be a dictionary of GPU (index or UUID) to mps, time_slicing or none, '
-                             'got %r' % (gpu_sharing,)])
-        strategies, problems = {}, []
-        for key, strategy in sorted(gpu_sharing.items(), key=lambda item: str(item[0])):
-            if strategy not in SHARING_MODES:
-                problems.append('gpu_sharing: GPU %s: sharing must be mps, time_slicing or none, got %r' % (key, strategy))
-                continue
-            try:
-                selector = gpu_rules.parse_selector(key, 'gpu_sharing')
-            except InvalidOption as exc:
-                problems.append(str(exc))
-                continue
-            gpu = gpu_rules.find(gpus, selector)
-            if gpu is None:
-                problems.append('gpu_sharing: no GPU matches %s; this host has %s' % (
-                    key, gpu_rules.labels(sorted(gpus, key=lambda g: g['index'])) or 'no GPUs'))
-            elif strategies.get(gpu['index'], strategy) != strategy:
-                problems.append('gpu_sharing names %s twice, as %s and as %s' % (
-                    gpu_rules.label(gpu), strategies[gpu['index']], strategy))
-            else:
-                strategies[gpu['index']] = strategy
-        if problems:
-            raise PlanError(problems)
-        return strategies
 
     def _reserved(self, reserved_gpus, gpus):
         try:

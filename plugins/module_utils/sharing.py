@@ -63,7 +63,7 @@ def parse_intent(params):
         'timeout': params['mps_timeout'],
         'iotedge_dest': params['iotedge_dest'] and units.absolute_path(params['iotedge_dest'], 'iotedge_dest'),
         'reserved': gpu_rules.parse_selectors(params['reserved_gpus'], 'reserved_gpus'),
-        'gpu_strategies': [],
+        'gpu_strategies': params['gpu_strategies'] or {},
         'defaults': {},
         'pinned': [],
         'iotedge_options': dict((key, params[key]) for key in IOTEDGE_OPTIONS if params.get(key) is not None),
@@ -76,9 +76,10 @@ def parse_intent(params):
     if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
                                            or intent['replicas'] < 2):
         raise InvalidOption('replicas must be a whole number of at least 2, got %r' % (intent['replicas'],))
-    for key, value in sorted((params['gpu_strategies'] or {}).items(), key=lambda item: str(item[0])):
-        intent['gpu_strategies'].append((gpu_rules.parse_selector(key, 'gpu_strategies'),
-                                         _strategy(value, 'gpu_strategies[%s]' % key)))
+    # The strategies now (a device without NVML must know whether anything asks it for a GPU);
+    # the GPUs they name once the device's GPUs are read (planner.gpu_strategies).
+    for key, value in intent['gpu_strategies'].items():
+        _strategy(value, 'gpu_strategies[%s]' % key)
     if params['mps_default_active_thread_percentage'] is not None:
         intent['defaults'][mps_daemon.PERCENTAGE] = units.parse_percentage(
             params['mps_default_active_thread_percentage'], 'mps_default_active_thread_percentage')
@@ -97,7 +98,7 @@ def parse_intent(params):
 
 def needs_gpu(intent):
     """Whether the request asks anything of a GPU (a GPU-less device fails only then)."""
-    if intent['strategy'] != NONE or any(strategy != NONE for _selector, strategy in intent['gpu_strategies']):
+    if intent['strategy'] != NONE or any(strategy != NONE for strategy in intent['gpu_strategies'].values()):
         return True
     return any(not isinstance(w, dict) or w.get('gpu') != 'none' for w in intent['workloads'])
 
@@ -107,15 +108,12 @@ def needs_gpu(intent):
 def strategies_by_gpu(intent, gpus):
     """``{index: strategy}``: the device default, each per-GPU override, reserved GPUs unshared."""
     chosen = dict((gpu['index'], intent['strategy']) for gpu in gpus)
-    for selector, strategy in intent['gpu_strategies']:
-        gpu = gpu_rules.find(gpus, selector)
-        if gpu is None:
-            raise InvalidOption('gpu_strategies: no GPU matches %s on this device (it has %s)'
-                                % (selector, gpu_rules.labels(gpus) or 'no GPUs'))
+    for index, strategy in planner.gpu_strategies(intent['gpu_strategies'], gpus, 'gpu_strategies').items():
+        gpu = gpu_rules.find(gpus, index)
         if strategy == MPS and gpu_rules.mig_enabled(gpu):
             raise InvalidOption('gpu_strategies: %s is MIG-enabled; MPS is not set up on MIG-enabled GPUs'
                                 % gpu_rules.label(gpu))
-        chosen[gpu['index']] = strategy
+        chosen[index] = strategy
     for selector in intent['reserved']:
         gpu = gpu_rules.find(gpus, selector)
         if gpu is None:

@@ -228,7 +228,6 @@ error_kind:
 '''
 
 import hashlib
-import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
@@ -238,9 +237,6 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as pl
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import read_bytes, remove_file, write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
-
-SYSTEM_BIN_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin']
-
 
 class Files(object):
     """The manifest file, as ``sharing.converge`` reads and writes it."""
@@ -283,9 +279,7 @@ class Files(object):
 def mps_control(module, settings):
     """The control client for ``settings`` (the module's options, or a ``restore``); ``None``
     where the control program is not installed."""
-    binary = settings['mps_control_binary']
-    binary = module.get_bin_path(binary, opt_dirs=SYSTEM_BIN_DIRS) if os.sep not in binary else (
-        binary if os.access(binary, os.X_OK) else None)
+    binary = mps.find_control_binary(settings['mps_control_binary'], module.get_bin_path)
     if binary is None:
         return None
     return mps.MpsControl(module.run_command, binary, settings['mps_pipe_directory'],

@@ -211,23 +211,11 @@ error_kind:
   sample: mps
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, mps_daemon, nvml
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import MpsError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
-
-SYSTEM_BIN_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin']
-
-
-def find_binary(module):
-    binary = module.params['control_binary']
-    if os.sep not in binary:
-        return module.get_bin_path(binary, opt_dirs=SYSTEM_BIN_DIRS)
-    return binary if os.access(binary, os.X_OK) else None
-
 
 def result(module, changed, difference):
     out = dict(changed=changed, pipe_directory=module.params['pipe_directory'], **difference.after)
@@ -239,7 +227,7 @@ def result(module, changed, difference):
 def converge(module):
     params = module.params
     request = mps_daemon.parse_options(params)
-    binary = find_binary(module)
+    binary = mps.find_control_binary(params['control_binary'], module.get_bin_path)
     if binary is None:
         if params['state'] == 'stopped' and mps_daemon.serving_pid(params['pipe_directory']) is None:
             nothing = mps_daemon.not_running(params['log_directory'])

@@ -228,3 +228,10 @@ def test_review_mode_writes_no_manifest_on_the_device(args, run_module, fake_dev
     failed, result = run_module(gpu_sharing, request)
     assert not failed and result['changed'] is False and result['manifest'] is not None
     assert not os.path.exists(os.path.dirname(args['iotedge_dest']))
+
+
+def test_a_gpu_named_twice_in_gpu_strategies_is_refused(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_dual')
+    failed, result = run_module(gpu_sharing, two_t4(args, gpu_strategies={'1': 'mps', GPU1: 'none'}))
+    assert failed and 'gpu_strategies names GPU 1' in result['msg'] and 'twice' in result['msg']
+    assert not mps_daemon.running

@@ -177,7 +177,7 @@ def test_bad_pipe_directory_is_refused(args, run_module, mps_daemon, tmp_path, m
     else:
         pipe.mkdir()
         real_geteuid = os.geteuid
-        monkeypatch.setattr(mps_module.os, 'geteuid', lambda: real_geteuid() + 1)
+        monkeypatch.setattr(os, 'geteuid', lambda: real_geteuid() + 1)
     failed, result = run_module(mps_module, dict(args, pipe_directory=str(pipe)))
     assert failed and words in result['msg'] and not mps_daemon.running
 
