@@ -238,6 +238,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import read
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
+
 class Files(object):
     """The manifest file, as ``sharing.converge`` reads and writes it."""
 

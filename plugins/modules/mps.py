@@ -217,6 +217,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gp
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import MpsError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
+
 def result(module, changed, difference):
     out = dict(changed=changed, pipe_directory=module.params['pipe_directory'], **difference.after)
     if module._diff:
