@@ -24,7 +24,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools
+.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools core-versions
 
 # The main job on the bundled fleet: site.yml converges every device to what examples/fleet's
 # group_vars ask for (a second run changes nothing), then the GPU inventory shows the result.
@@ -33,7 +33,7 @@ demo: install fleet
 	$(BIN)/ansible-playbook -f 10 $(DEMO_INVENTORY) edge_gpu.sharing.site
 	$(BIN)/ansible-playbook -f 10 $(DEMO_INVENTORY) edge_gpu.sharing.gpu_inventory
 
-test: install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog
+test: install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog core-versions
 	@echo "make test: all suites passed"
 
 venv: $(VENV)/.installed
@@ -111,6 +111,13 @@ gpu-tests: install
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
+
+# The older ansible-core minors meta/runtime.yml declares (tests/ci/ansible-core-versions.txt):
+# sanity, unit tests and site.yml on the simulated fleet with each, in its own virtualenv.
+core-versions: install nvidia-userland tools $(SRC_TREE)
+	$(BIN)/python tests/ci/install_get_pip.py
+	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 PYTHON=$(PYTHON) TEST_ROOT=$(TEST_ROOT) \
+	  tests/ci/core_versions.sh
 
 clean:
 	rm -rf $(BUILD) $(VENV) tests/output

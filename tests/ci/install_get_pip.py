@@ -15,7 +15,8 @@ __metaclass__ = type
 
 import os
 
-PIP_VERSIONS = ('24.2',)
+# One per ansible-core minor we test: each ansible-test asks for its own pip.
+PIP_VERSIONS = ('23.1.2', '24.2')
 
 BOOTSTRAP = '''\
 """pip bootstrap for ansible-test: ensurepip, then pip install with the given arguments."""
