@@ -215,7 +215,7 @@ def test_all_flags_at_once():
         else:
             flags[head] = given
     config = dp.build_config({'replicas': 2, 'flags': flags})
-    assert sorted(config['flags']) == sorted(set(path.split('.')[0] for path, _g, _w in PLUGIN_FLAGS))
+    assert sorted(config['flags']) == sorted(set(path.partition('.')[0] for path, _g, _w in PLUGIN_FLAGS))
     assert config['flags']['plugin']['passDeviceSpecs'] is True and config['flags']['gfd']['oneshot'] is True
 
 
@@ -237,8 +237,9 @@ def test_all_flags_at_once():
     ('plugin.deviceListStrategy', [], 'flags.plugin.deviceListStrategy is an empty list'),
     ('plugin.deviceListStrategy', 'env var', "flags.plugin.deviceListStrategy has an unknown strategy 'env var'"),
     ('plugin.deviceIDStrategy', 'serial', "flags.plugin.deviceIDStrategy must be one of uuid, index, got 'serial'"),
-    ('plugin.cdiAnnotationPrefix', 'cdi.k8s.io', "flags.plugin.cdiAnnotationPrefix must be an annotation key prefix "
-                                                "such as cdi.k8s.io/ (a DNS subdomain and /), got 'cdi.k8s.io'"),
+    ('plugin.cdiAnnotationPrefix', 'cdi.k8s.io',
+     "flags.plugin.cdiAnnotationPrefix must be an annotation key prefix such as cdi.k8s.io/ (a DNS subdomain and /), "
+     "got 'cdi.k8s.io'"),
     ('plugin.cdiAnnotationPrefix', 'CDI_K8S/', "got 'CDI_K8S/'"),
     ('plugin.nvidiaCTKPath', 'nvidia-ctk', "flags.plugin.nvidiaCTKPath 'nvidia-ctk' must be an absolute path"),
     ('plugin.containerDriverRoot', '/driver-root/./x', "flags.plugin.containerDriverRoot '/driver-root/./x' is not a normalised"),
