@@ -96,6 +96,11 @@ def parse_intent(params):
     return intent
 
 
+def asks_pinned_memory(intent):
+    """Whether the request may set an MPS pinned memory limit (then the driver version is read)."""
+    return bool(intent['pinned']) or any(isinstance(w, dict) and w.get('gpu_memory') for w in intent['workloads'])
+
+
 def needs_gpu(intent):
     """Whether the request asks anything of a GPU (a GPU-less device fails only then)."""
     if intent['strategy'] != NONE or any(strategy != NONE for strategy in intent['gpu_strategies'].values()):

@@ -323,7 +323,8 @@ def converge(module):
             gpus = [session.gpu(index, handles[index]) for index in indexes]
             available = True
             desired, tracker, mps_after = sharing.converge(intent, gpus, session, handles, control, Files(module),
-                                                           module.check_mode, session.driver_version())
+                                                           module.check_mode,
+                                                           session.driver_version() if sharing.asks_pinned_memory(intent) else None)
     except nvml.NvmlError as exc:
         if not exc.unavailable or sharing.needs_gpu(intent):
             raise
