@@ -74,6 +74,30 @@ def mps_client_limit(gpus):
     return MPS_MAX_CLIENTS
 
 
+# MPS limits on pinned device memory (the daemon's set_default_device_pinned_mem_limit and the
+# clients' CUDA_MPS_PINNED_DEVICE_MEM_LIMIT) came with CUDA 11.5, whose Linux driver is 495.29.05;
+# older drivers answer "Unknown command" or ignore the variable, and clients go unlimited.
+PINNED_MEM_MIN_DRIVER = '495.29.05'
+
+
+def driver_version(text):
+    """``(535, 261, 3)`` for NVML's ``"535.261.03"``; ``None`` when unknown or not in that form."""
+    parts = text.strip().split('.') if isinstance(text, str) else []
+    if not parts or not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def check_pinned_mem_driver(driver, option, value=None):
+    """Refuse a pinned device memory limit where the driver has none (an unknown driver passes:
+    the daemon's own answer is checked when the limit is set)."""
+    have = driver_version(driver)
+    if have is not None and have < driver_version(PINNED_MEM_MIN_DRIVER):
+        raise InvalidOption('%s%s needs driver >= %s (MPS pinned device memory limits came with CUDA 11.5), '
+                            'GPU host has %s' % (option, '' if value is None else ' %s' % value,
+                                                 PINNED_MEM_MIN_DRIVER, driver))
+
+
 def check_pipe_directory(path, option='pipe_directory'):
     """An MPS pipe directory must be absolute and normalised, and its sockets must fit sun_path."""
     absolute_path(path, option)

@@ -91,6 +91,22 @@ def resolve_gpus(selectors):
     return [uuids[index] for index in indexes]
 
 
+def check_pinned_driver(wanted):
+    """Refuse pinned memory limits before anything changes where the driver has none."""
+    if PINNED not in wanted or nvml.pynvml is None:
+        return
+    try:
+        with nvml.nvml_session() as session:
+            driver = session.driver_version()
+    except nvml.NvmlError as exc:
+        if exc.unavailable:
+            # No usable NVML: the daemon's own answer to each limit is checked as it is set.
+            return
+        raise MpsError('%s: %s' % (PINNED, exc), exc.kind)
+    for device, text in sorted(wanted[PINNED].items()):
+        gpu_rules.check_pinned_mem_driver(driver, '%s[%d]' % (PINNED, device), text)
+
+
 def device_ordinals(wanted, visible):
     """The device ordinals whose limits are read; a limit for a device the daemon won't serve is refused."""
     limits = wanted.get(PINNED, {})
@@ -348,6 +364,8 @@ def apply(control, current, the_plan, visible):
 def converge(control, request, check_mode):
     """Read, plan, check, apply unless ``check_mode``; returns ``(changed, DifferenceTracker)``."""
     visible = None
+    if request['state'] != STOPPED:
+        check_pinned_driver(request['wanted'])
     if request['selectors'] and request['state'] != STOPPED:
         visible = resolve_gpus(request['selectors'])
     devices = device_ordinals(request['wanted'], visible)

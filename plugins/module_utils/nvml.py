@@ -154,6 +154,10 @@ class Nvml(object):
             'nvml_version': text(self.optional('reading the NVML version', lib.nvmlSystemGetNVMLVersion)),
         }
 
+    def driver_version(self):
+        """The driver version alone (``None`` where NVML does not tell)."""
+        return text(self.optional('reading the driver version', self.lib.nvmlSystemGetDriverVersion))
+
     # ---- devices ------------------------------------------------------------------------
 
     def count(self):

@@ -96,6 +96,11 @@ def parse_intent(params):
     return intent
 
 
+def asks_pinned_memory(intent):
+    """Whether the request may set an MPS pinned memory limit (then the driver version is read)."""
+    return bool(intent['pinned']) or any(isinstance(w, dict) and w.get('gpu_memory') for w in intent['workloads'])
+
+
 def needs_gpu(intent):
     """Whether the request asks anything of a GPU (a GPU-less device fails only then)."""
     if intent['strategy'] != NONE or any(strategy != NONE for strategy in intent['gpu_strategies'].values()):
@@ -236,11 +241,23 @@ def _mps_view(state):
     return dict((key, shown[key]) for key in fields)
 
 
-def decide(intent, gpus):
-    """The desired state of a device with ``gpus`` (``gpu_info``'s list); reads and changes nothing."""
+def check_pinned_memory(request, plan, driver):
+    """Pinned memory limits (the daemon's defaults, MPS workloads' gpu_memory) need a driver that has them."""
+    for device, text in sorted(request['wanted'].get(mps_daemon.PINNED, {}).items()):
+        gpu_rules.check_pinned_mem_driver(driver, 'mps_pinned_device_mem_limit', text)
+    for workload in plan['workloads']:
+        if workload['mps'] and workload['gpu_memory']:
+            gpu_rules.check_pinned_mem_driver(driver, 'workloads[%s].gpu_memory' % workload['name'],
+                                              units.memory_text(workload['gpu_memory']))
+
+
+def decide(intent, gpus, driver=None):
+    """The desired state of a device with ``gpus`` (``gpu_info``'s list) and ``driver`` (its driver
+    version, ``None`` when unknown); reads and changes nothing."""
     chosen = strategies_by_gpu(intent, gpus)
     plan = make_plan(intent, gpus, chosen)
     request, served = mps_request(intent, gpus, chosen)
+    check_pinned_memory(request, plan, driver)
     desired = {'strategies': chosen, 'plan': plan, 'mode_changes': [],
                'mps_request': request, 'mps_gpus': served, 'manifest': None, 'objects': [], 'device_plugin_config': None}
     if intent['platform'] == 'iotedge':
@@ -252,7 +269,7 @@ def decide(intent, gpus):
     return desired
 
 
-def converge(intent, gpus, session, handles, control, files, check_mode):
+def converge(intent, gpus, session, handles, control, files, check_mode, driver=None):
     """Bring the device to ``decide``'s state; returns ``(desired, DifferenceTracker, mps state after)``.
 
     ``control`` is an ``mps.MpsControl`` (``None`` where the control program is missing);
@@ -262,7 +279,7 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
     if needs_gpu(intent) and not gpus:
         raise EdgeGpuError('the request needs a GPU (strategy %s, or workloads that use one), but this device has '
                            'no GPU' % intent['strategy'], 'no_gpu')
-    desired = decide(intent, gpus)
+    desired = decide(intent, gpus, driver)
     request, served = desired['mps_request'], desired['mps_gpus']
     owner_runs_it = intent['daemon_owner'] == 'systemd'
     visible = served or None

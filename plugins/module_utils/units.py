@@ -75,6 +75,6 @@ def absolute_path(value, option):
     if not isinstance(value, str) or not os.path.isabs(value):
         raise InvalidOption('%s %r must be an absolute path' % (option, value))
     normal = os.path.normpath(value)
-    if value.rstrip('/') != normal or value.startswith('//'):
+    if (value.rstrip('/') or '/') != normal or value.startswith('//'):
         raise InvalidOption('%s %r is not a normalised path; use %r' % (option, value, normal))
     return value

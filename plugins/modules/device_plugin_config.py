@@ -19,11 +19,14 @@ description:
   - Writes it to O(dest) (atomically, with O(backup), check mode and C(--diff)) and/or returns a
     ConfigMap with several named configs (O(profiles)) for the GPU Operator, where each node picks
     one through the label C(nvidia.com/device-plugin.config).
-  - Every config is checked the way the plugin checks it before anything is written, that is
-    C(version) v1, non-empty C(resources), at least 2 C(replicas) for sharing, MPS not with
-    C(mig_strategy=mixed) nor on MIG-enabled GPUs, at most 48 MPS replicas (16 before compute
-    capability 7.5), device selectors that name GPUs the node has (when O(gpus) is given), and
-    time-slicing and MPS never together. Each refusal names the field and the value.
+  - Every config is checked the way the plugin (NVIDIA k8s-device-plugin v0.20) checks it before
+    anything is written, that is C(version) v1, non-empty C(resources), at least 2 C(replicas)
+    for sharing, MPS not with C(mig_strategy=mixed) nor on MIG-enabled GPUs, at most 48 MPS
+    replicas (16 before compute capability 7.5), every flag and its value, and time-slicing and
+    MPS never together. Each refusal names the field and the value.
+  - What the plugin would read and then silently drop is refused too, with the reason; today
+    it ignores C(rename) and C(devices) under C(sharing.timeSlicing.resources) and
+    C(sharing.mps.resources) (see O(resources)).
 author:
   - Edge GPU maintainers (@edge-gpu)
 requirements:
@@ -64,11 +67,17 @@ options:
         type: str
         default: nvidia.com/gpu
       rename:
-        description: Advertise the shared resource under this name instead.
+        description:
+          - The name to advertise the shared resource under. The device plugin ignores it (it
+            advertises the resource under its own name, so pods that ask for the new name stay
+            Pending); only C(<name>.shared) together with O(rename_by_default=true) is what the
+            plugin does, so anything else is refused.
         type: str
       devices:
         description:
-          - Which GPUs to share, V(all), a count, or a list of GPU indexes and/or UUIDs.
+          - Which GPUs to share. The device plugin shares every GPU of the node whatever this
+            says, so only V(all) is accepted; give nodes whose GPUs must not be shared another
+            profile.
         type: raw
       replicas:
         description: Replicas of this resource (overrides O(replicas)).
@@ -85,9 +94,18 @@ options:
     choices: [none, single, mixed]
   flags:
     description:
-      - "Other documented plugin flags, passed through as the plugin spells them (for example
-        C({failOnInitError: true, plugin: {deviceIDStrategy: uuid}})). Unknown flags are refused."
-
+      - "The plugin's C(flags), spelt as in its config file (for example
+        C({failOnInitError: true, plugin: {deviceIDStrategy: uuid}})): C(migStrategy) (none,
+        single, mixed), C(failOnInitError), C(mpsRoot), C(nvidiaDriverRoot), C(nvidiaDevRoot),
+        C(gdrcopyEnabled), C(gdsEnabled), C(mofedEnabled), C(useNodeFeatureAPI),
+        C(deviceDiscoveryStrategy) (auto, nvml, tegra); under C(plugin): C(passDeviceSpecs),
+        C(deviceListStrategy) (one or a list of envvar, volume-mounts, cdi-annotations, cdi-cri),
+        C(deviceIDStrategy) (uuid, index), C(cdiAnnotationPrefix), C(nvidiaCTKPath),
+        C(containerDriverRoot), C(sharedDevicesAllocationPolicy) (distributed, packed); under
+        C(gfd): C(oneshot), C(noTimestamp), C(sleepInterval) (a duration such as V(60s), or
+        V(infinite)), C(outputFile), C(machineTypeFile)."
+      - Booleans may be given as strings (V('false')); paths must be absolute and normalised.
+        Unknown flags and values the plugin refuses are refused, naming the flag.
     type: dict
   sharing:
     description:
@@ -98,7 +116,8 @@ options:
   gpus:
     description:
       - The node's GPUs as M(edge_gpu.sharing.gpu_info) returns them (RV(edge_gpu.sharing.gpu_info#module:gpu_info.gpus)).
-      - When given, device selectors, MIG mode and the MPS replica limit are checked against them.
+      - When given, MIG mode and the MPS replica limit are checked against them, and
+        RV(expected_labels) includes the product and count labels.
     type: list
     elements: dict
   dest:
@@ -199,11 +218,15 @@ profiles:
   type: dict
 expected_labels:
   description:
-    - The node labels the plugin and GPU feature discovery set for the config (for checking a
-      node after the plugin restarted), per profile when O(profiles) is given.
+    - The node labels GPU feature discovery sets for the config (for checking a node after the
+      plugin restarted), per profile when O(profiles) is given, by its rules - C(nvidia.com/gpu.replicas)
+      (1 when not shared), C(nvidia.com/gpu.sharing-strategy) (V(none) unless shared),
+      C(nvidia.com/mps.capable), and with O(gpus) of one model C(nvidia.com/gpu.count) and
+      C(nvidia.com/gpu.product), which ends in C(-SHARED) only when the GPUs are shared and not
+      renamed (O(rename_by_default)).
   returned: always
   type: dict
-  sample: {nvidia.com/gpu.sharing-strategy: time-slicing, nvidia.com/gpu.replicas: '4'}
+  sample: {nvidia.com/gpu.sharing-strategy: time-slicing, nvidia.com/gpu.replicas: '4', nvidia.com/mps.capable: 'false'}
 dest:
   description: The file written.
   returned: when O(dest) is given
@@ -223,11 +246,6 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run
 SINGLE_OPTIONS = device_plugin.PROFILE_OPTIONS
 
 
-def product_of(gpus):
-    names = sorted(set(gpu['name'] for gpu in gpus or []))
-    return names[0] if len(names) == 1 else None
-
-
 def build(module):
     params = module.params
     # Checking a config needs nothing; writing one or building the ConfigMap's YAML needs PyYAML.
@@ -244,14 +262,14 @@ def build(module):
         if spec['resources'] is not None:
             spec['resources'] = [dict((k, v) for k, v in item.items() if v is not None) for item in spec['resources']]
         result['config'] = device_plugin.build_config(spec, gpus)
-        result['expected_labels'] = device_plugin.expected_node_labels(result['config'], product_of(gpus))
+        result['expected_labels'] = device_plugin.expected_node_labels(result['config'], gpus)
     if params['profiles'] is not None:
         configs = device_plugin.build_profiles(params['profiles'], gpus)
         result['profiles'] = configs
         result['configmap'] = device_plugin.build_configmap(
             configs, name=params['configmap_name'], namespace=params['namespace'], dump=serialize.dump_yaml,
             default_profile=params['default_profile'])
-        result['expected_labels'] = dict((name, device_plugin.expected_node_labels(config, product_of(gpus)))
+        result['expected_labels'] = dict((name, device_plugin.expected_node_labels(config, gpus))
                                          for name, config in configs.items())
 
     if params['dest']:

@@ -72,6 +72,8 @@ options:
     description:
       - "The MPS daemon's default pinned device memory limit, one size for every GPU it serves (V(2G)) or
         per GPU index or UUID (C({1: 2G}))."
+      - Needs NVIDIA driver 495.29.05 (CUDA 11.5) or later, as does O(workloads[].gpu_memory) on an MPS
+        GPU; on an older driver the module fails before anything changes.
     type: raw
   mps_default_client_priority:
     description: The MPS daemon's default client priority.
@@ -321,7 +323,8 @@ def converge(module):
             gpus = [session.gpu(index, handles[index]) for index in indexes]
             available = True
             desired, tracker, mps_after = sharing.converge(intent, gpus, session, handles, control, Files(module),
-                                                           module.check_mode)
+                                                           module.check_mode,
+                                                           session.driver_version() if sharing.asks_pinned_memory(intent) else None)
     except nvml.NvmlError as exc:
         if not exc.unavailable or sharing.needs_gpu(intent):
             raise

@@ -89,6 +89,8 @@ options:
       - The daemon reports limits rounded down to their largest whole unit (V(1500M) reads back
         as V(1G)); the module compares them that way.
       - Used with O(state=started) and O(state=configured).
+      - Needs NVIDIA driver 495.29.05 (CUDA 11.5) or later; on an older driver (as NVML reports it)
+        the module fails before anything changes.
     type: dict
   default_client_priority:
     description:

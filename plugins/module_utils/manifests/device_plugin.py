@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ConfigError, ManifestError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ConfigError, InvalidOption, ManifestError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
 
 CONFIG_VERSION = 'v1'
@@ -31,19 +31,34 @@ MIG_STRATEGIES = ('none', 'single', 'mixed')
 # The plugin's own spelling of each strategy (config key, node label value).
 SHARING_KEYS = {'time_slicing': 'timeSlicing', 'mps': 'mps'}
 SHARING_LABELS = {'time_slicing': 'time-slicing', 'mps': 'mps', 'none': 'none'}
+# What renameByDefault appends to a shared resource's name.
+SHARED_SUFFIX = '.shared'
 
-# The plugin's documented flags: shared ones at the top, plugin-only ones under "plugin".
-FLAGS = {
-    'migStrategy': str, 'failOnInitError': bool, 'nvidiaDriverRoot': str, 'gdsEnabled': bool,
-    'mofedEnabled': bool, 'useNodeFeatureAPI': bool, 'deviceDiscoveryStrategy': str,
-    'plugin': {'passDeviceSpecs': bool, 'deviceListStrategy': (str, list), 'deviceIDStrategy': str,
-               'containerDriverRoot': str, 'cdiAnnotationPrefix': str, 'nvidiaCTKPath': str},
-}
+# The plugin's config flags (NVIDIA k8s-device-plugin v0.20, api/config/v1/flags.go), spelt as in
+# its YAML, each with the one check its value gets: a tuple is the values the plugin accepts.
+BOOL, PATH, DURATION = 'bool', 'path', 'duration'
+DEVICE_LIST, CDI_PREFIX, OUTPUT_FILE = 'device_list', 'cdi_prefix', 'output_file'
 DEVICE_ID_STRATEGIES = ('uuid', 'index')
 DEVICE_LIST_STRATEGIES = ('envvar', 'volume-mounts', 'cdi-annotations', 'cdi-cri')
+# GPU feature discovery also takes vfio, but the device plugin refuses it and does not start.
+DEVICE_DISCOVERY_STRATEGIES = ('auto', 'nvml', 'tegra')
+ALLOCATION_POLICIES = ('distributed', 'packed')
+FLAGS = {
+    'migStrategy': MIG_STRATEGIES, 'failOnInitError': BOOL, 'mpsRoot': PATH, 'nvidiaDriverRoot': PATH,
+    'nvidiaDevRoot': PATH, 'gdrcopyEnabled': BOOL, 'gdsEnabled': BOOL, 'mofedEnabled': BOOL,
+    'useNodeFeatureAPI': BOOL, 'deviceDiscoveryStrategy': DEVICE_DISCOVERY_STRATEGIES,
+    'plugin': {'passDeviceSpecs': BOOL, 'deviceListStrategy': DEVICE_LIST, 'deviceIDStrategy': DEVICE_ID_STRATEGIES,
+               'cdiAnnotationPrefix': CDI_PREFIX, 'nvidiaCTKPath': PATH, 'containerDriverRoot': PATH,
+               'sharedDevicesAllocationPolicy': ALLOCATION_POLICIES},
+    'gfd': {'oneshot': BOOL, 'noTimestamp': BOOL, 'sleepInterval': DURATION, 'outputFile': OUTPUT_FILE,
+            'machineTypeFile': PATH},
+}
 
 _RESOURCE_RE = re.compile(r'^nvidia\.com/(gpu|mig-[0-9]+g\.[0-9]+gb)$')
-_MIG_INDEX_RE = re.compile(r'^[0-9]+:[0-9]+$')
+# Go's time.ParseDuration: one or more <number><unit>, as GFD reads sleepInterval.
+_DURATION_RE = re.compile(u'^((?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$')
+_DURATION_PART = re.compile(u'([0-9]*\\.?[0-9]*)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)')
+_NANOSECONDS = {'ns': 1, 'us': 1e3, u'\u00b5s': 1e3, u'\u03bcs': 1e3, 'ms': 1e6, 's': 1e9, 'm': 60e9, 'h': 3600e9}
 
 
 def _fail(where, field, message):
@@ -54,63 +69,117 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _flag_bool(value, field, where):
+    try:
+        return units.parse_bool(value, where + field)
+    except InvalidOption as exc:
+        raise ConfigError(str(exc))
+
+
+def _flag_path(value, field, where):
+    try:
+        return units.absolute_path(value, where + field)
+    except InvalidOption as exc:
+        raise ConfigError(str(exc))
+
+
+def _flag_duration(value, field, where):
+    """GFD's sleepInterval: a Go duration above zero (``60s``, ``1m30s``) or ``infinite``."""
+    if _is_int(value) or isinstance(value, float):
+        _fail(where, field, 'is the bare number %r, which GPU feature discovery reads as nanoseconds; write a '
+              'duration such as 60s or 5m, or infinite' % (value,))
+    if value == 'infinite':
+        return value
+    if not isinstance(value, str) or not _DURATION_RE.match(value):
+        _fail(where, field, 'must be a duration such as 60s, 5m or 1h30m, or infinite, got %r' % (value,))
+    if sum(float(number) * _NANOSECONDS[unit] for number, unit in _DURATION_PART.findall(value)) <= 0:
+        _fail(where, field, 'is %r: GPU feature discovery would relabel the node without pause; give a duration '
+              'above zero, or infinite' % (value,))
+    return value
+
+
+def _flag_device_list(value, field, where):
+    """One strategy or a list of them (the plugin reads both)."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        _fail(where, field, 'is an empty list: give one or more of %s' % ', '.join(DEVICE_LIST_STRATEGIES))
+    for item in items:
+        if item not in DEVICE_LIST_STRATEGIES:
+            _fail(where, field, 'has an unknown strategy %r (known: %s)' % (item, ', '.join(DEVICE_LIST_STRATEGIES)))
+    return value
+
+
+def _flag_cdi_prefix(value, field, where):
+    """The start of a CDI annotation key: a DNS subdomain and ``/`` (the plugin's default is cdi.k8s.io/)."""
+    if not isinstance(value, str) or not value.endswith('/') or not k8s_names.is_dns_subdomain(value[:-1]):
+        _fail(where, field, 'must be an annotation key prefix such as cdi.k8s.io/ (a DNS subdomain and /), got %r'
+              % (value,))
+    return value
+
+
+def _flag_output_file(value, field, where):
+    # Empty: GPU feature discovery prints the labels to its log instead of handing them to NFD.
+    if value == '':
+        return value
+    return _flag_path(value, field, where)
+
+
+_CHECKS = {BOOL: _flag_bool, PATH: _flag_path, DURATION: _flag_duration, DEVICE_LIST: _flag_device_list,
+           CDI_PREFIX: _flag_cdi_prefix, OUTPUT_FILE: _flag_output_file}
+
+
+def _flag_choice(value, choices, field, where):
+    if value not in choices:
+        if field.endswith('deviceDiscoveryStrategy') and value == 'vfio':
+            _fail(where, field, "is 'vfio', which GPU feature discovery accepts but the device plugin refuses "
+                  '(it would not start); use one of %s' % ', '.join(choices))
+        _fail(where, field, 'must be one of %s, got %r' % (', '.join(choices), value))
+    return value
+
+
 def _check_flags(flags, where, schema=None, prefix='flags.'):
+    """The flags as the plugin will read them (booleans from strings made booleans); refuses unknown ones."""
     schema = FLAGS if schema is None else schema
     if not isinstance(flags, dict):
         _fail(where, prefix.rstrip('.'), 'must be a dictionary, got %r' % (flags,))
+    checked = {}
     for key, value in flags.items():
+        field = prefix + str(key)
         if key not in schema:
-            _fail(where, prefix + str(key), 'is not a documented device plugin flag (known: %s)' % ', '.join(sorted(schema)))
+            _fail(where, field, 'is not a flag of the device plugin config (known here: %s)' % ', '.join(sorted(schema)))
         kind = schema[key]
+        if value is None:
+            _fail(where, field, 'is empty (null); leave the flag out to keep the plugin default')
         if isinstance(kind, dict):
-            _check_flags(value, where, kind, prefix + key + '.')
-        elif not isinstance(value, kind) or (kind is str and isinstance(value, bool)):
-            _fail(where, prefix + key, 'has the wrong type: %r' % (value,))
-    if 'migStrategy' in flags and flags['migStrategy'] not in MIG_STRATEGIES:
-        _fail(where, prefix + 'migStrategy', 'must be one of %s, got %r' % (', '.join(MIG_STRATEGIES), flags['migStrategy']))
-    plugin = flags.get('plugin', {}) if schema is FLAGS else {}
-    if 'deviceIDStrategy' in plugin and plugin['deviceIDStrategy'] not in DEVICE_ID_STRATEGIES:
-        _fail(where, 'flags.plugin.deviceIDStrategy', 'must be uuid or index, got %r' % (plugin['deviceIDStrategy'],))
-    strategies = plugin.get('deviceListStrategy')
-    for item in (strategies if isinstance(strategies, list) else [strategies] if strategies else []):
-        if item not in DEVICE_LIST_STRATEGIES:
-            _fail(where, 'flags.plugin.deviceListStrategy', 'has an unknown strategy %r' % (item,))
+            checked[key] = _check_flags(value, where, kind, field + '.')
+        elif isinstance(kind, tuple):
+            checked[key] = _flag_choice(value, kind, field, where)
+        else:
+            checked[key] = _CHECKS[kind](value, field, where)
+    if schema is FLAGS:
+        gfd = checked.get('gfd', {})
+        if gfd.get('outputFile') == '' and not checked.get('useNodeFeatureAPI'):
+            _fail(where, 'flags.gfd.outputFile', "is '', so GPU feature discovery would print the labels to its log and "
+                  'never label the node; give a file for NFD, or set flags.useNodeFeatureAPI')
+    return checked
 
 
-def _devices(value, field, where, gpus):
-    """The plugin's ``devices``: ``all``, a count, or a list of GPU indexes / UUIDs."""
-    if value == 'all':
-        return 'all'
-    if _is_int(value):
-        if value <= 0:
-            _fail(where, field, 'must be all, a count above 0, or a list of GPUs, got %r' % (value,))
-        if gpus is not None and value > len(gpus):
-            _fail(where, field, 'asks for %d GPUs but the node has %d' % (value, len(gpus)))
-        return value
-    if not isinstance(value, list) or not value:
-        _fail(where, field, 'must be all, a count above 0, or a non-empty list of GPUs, got %r' % (value,))
-    uuids = set(gpu['uuid'].lower() for gpu in gpus or [])
-    result = []
-    for item in value:
-        text = str(item) if _is_int(item) else item
-        if not isinstance(text, str) or not (text.isdigit() or gpu_rules.GPU_UUID_RE.match(text)
-                                             or gpu_rules.MIG_UUID_RE.match(text) or _MIG_INDEX_RE.match(text)):
-            _fail(where, field, 'has %r, which is neither a GPU index nor a GPU or MIG UUID' % (item,))
-        if gpus is not None:
-            if text.isdigit() and int(text) >= len(gpus):
-                _fail(where, field, 'names GPU %s but the node has GPUs 0-%d' % (text, len(gpus) - 1))
-            if text.startswith('GPU-') and text.lower() not in uuids:
-                _fail(where, field, 'names %s, which is not a GPU of the node' % text)
-        result.append(text)
-    return result
+def _ignored(where, field, value, key, what):
+    """A refusal for what the plugin reads and then drops, with the consequence for pods."""
+    _fail(where, field, 'is %r, but the NVIDIA device plugin ignores %s under sharing.%s.resources (it logs that '
+          'this is not yet supported and goes on without it), %s' % (value, field.rsplit('.', 1)[1], key, what))
 
 
-def _resources(spec, where, gpus):
+def _resources(spec, where, key):
+    """The resources to share. ``rename`` and ``devices`` are checked against what the plugin
+    really does with them (``DisableResourceNamingInConfig``): it keeps only the ``<name>.shared``
+    rename of renameByDefault, and shares every GPU whatever ``devices`` says."""
     resources = spec.get('resources')
     if resources is None:
         resources = [{'name': DEFAULT_RESOURCE}]
     if not isinstance(resources, list) or not resources:
         _fail(where, 'resources', 'must be a non-empty list for sharing, got %r' % (resources,))
+    by_default = spec.get('rename_by_default') is True
     result = []
     for position, resource in enumerate(resources):
         field = 'resources[%d]' % position
@@ -127,13 +196,22 @@ def _resources(spec, where, gpus):
             _fail(where, field + '.replicas' if 'replicas' in resource else 'replicas',
                   'must be a whole number of at least 2 to share a GPU, got %r' % (replicas,))
         item = {'name': name}
-        if resource.get('rename') is not None:
-            rename = resource['rename']
+        rename = resource.get('rename')
+        if rename is not None:
             if not k8s_names.is_qualified_name(rename):
-                _fail(where, field + '.rename', 'must be a resource name such as nvidia.com/gpu-shared, got %r' % (rename,))
+                _fail(where, field + '.rename', 'must be a resource name such as nvidia.com/gpu.shared, got %r' % (rename,))
+            shared_name = name + SHARED_SUFFIX
+            if not (by_default and rename == shared_name):
+                _ignored(where, field + '.rename', rename, key, 'and advertises %s instead, so pods that ask for %s '
+                         'would stay Pending; leave rename out, or set rename_by_default to advertise %s'
+                         % (shared_name if by_default else name, rename, shared_name))
             item['rename'] = rename
-        if resource.get('devices') is not None:
-            item['devices'] = _devices(resource['devices'], field + '.devices', where, gpus)
+        devices = resource.get('devices')
+        if devices is not None:
+            if devices != 'all':
+                _ignored(where, field + '.devices', devices, key, 'and shares every GPU of the node; leave devices '
+                         'out (or all), and give nodes whose GPUs must not be shared another profile')
+            item['devices'] = devices
         item['replicas'] = replicas
         result.append(item)
     return result
@@ -166,8 +244,8 @@ def _from_sharing(sharing, where):
 def build_config(spec, gpus=None, where=''):
     """The device plugin config for ``spec`` (the module's options), as a dict.
 
-    ``gpus`` is the node's ``gpu_info`` GPU list, when known: it lets the device selectors,
-    MIG and the MPS client limit be checked against the real node. ``where`` prefixes
+    ``gpus`` is the node's ``gpu_info`` GPU list, when known: it lets MIG and the MPS client
+    limit be checked against the real node. ``where`` prefixes
     every message (for example ``profiles.t4-mps: ``).
     """
     spec = dict((key, value) for key, value in spec.items() if value is not None)
@@ -180,8 +258,7 @@ def build_config(spec, gpus=None, where=''):
     if strategy not in STRATEGIES:
         _fail(where, 'strategy', 'must be one of %s, got %r' % (', '.join(STRATEGIES), strategy))
 
-    _check_flags(spec.get('flags', {}), where)
-    flags = dict(spec.get('flags', {}))
+    flags = _check_flags(spec.get('flags', {}), where)
     if 'mig_strategy' in spec:
         if spec['mig_strategy'] not in MIG_STRATEGIES:
             _fail(where, 'mig_strategy', 'must be one of %s, got %r' % (', '.join(MIG_STRATEGIES), spec['mig_strategy']))
@@ -209,10 +286,8 @@ def build_config(spec, gpus=None, where=''):
     body = {}
     for option, key in (('rename_by_default', 'renameByDefault'), ('fail_requests_greater_than_one', 'failRequestsGreaterThanOne')):
         if option in spec:
-            if not isinstance(spec[option], bool):
-                _fail(where, option, 'must be true or false, got %r' % (spec[option],))
-            body[key] = spec[option]
-    body['resources'] = _resources(spec, where, gpus)
+            spec[option] = body[key] = _flag_bool(spec[option], option, where)
+    body['resources'] = _resources(spec, where, SHARING_KEYS[strategy])
     if strategy == 'mps':
         limit = gpu_rules.mps_client_limit(gpus)
         for position, resource in enumerate(body['resources']):
@@ -270,16 +345,43 @@ def build_configmap(configs, name, namespace, dump, default_profile=None):
     }
 
 
-def expected_node_labels(config, product=None):
-    """The labels the plugin / GPU feature discovery put on a node that loaded ``config``."""
+def product_label(name):
+    """A GPU name as GPU feature discovery writes it in ``nvidia.com/gpu.product``: characters
+    other than letters, digits, ``-``, ``_``, ``.`` and spaces dropped, each run of spaces one ``-``."""
+    return '-'.join(re.sub(r'[^A-Za-z0-9._ -]', '', name).split())
+
+
+def expected_node_labels(config, gpus=None):
+    """The labels GPU feature discovery puts on a node that loaded ``config`` (its rules, v0.20).
+
+    For full GPUs (resource ``nvidia.com/gpu``): ``replicas`` is that resource's replicas (1 when
+    it is not shared); ``sharing-strategy`` is the config's strategy only when those replicas are
+    above 1; ``product`` ends in ``-SHARED`` only when the resource is shared and not renamed (the
+    only rename the plugin keeps is renameByDefault's); ``mps.capable`` is true only with MPS.
+    ``gpus`` (``gpu_info``'s list) adds ``product`` and ``count`` where the node has one GPU model;
+    MIG-enabled GPUs are labelled without sharing under the none and mixed MIG strategies.
+    """
     sharing = config.get('sharing') or {}
-    strategy = 'time_slicing' if 'timeSlicing' in sharing else 'mps' if 'mps' in sharing else 'none'
-    labels = {'nvidia.com/gpu.sharing-strategy': SHARING_LABELS[strategy]}
-    if strategy != 'none':
-        body = sharing[SHARING_KEYS[strategy]]
-        gpu = [r for r in body['resources'] if r['name'] == DEFAULT_RESOURCE]
-        if gpu:
-            labels['nvidia.com/gpu.replicas'] = str(gpu[0]['replicas'])
-        if product:
-            labels['nvidia.com/gpu.product'] = product.replace(' ', '-') + '-SHARED'
+    key = 'mps' if 'mps' in sharing else 'timeSlicing' if 'timeSlicing' in sharing else None
+    body = sharing.get(key) or {}
+    full = [r for r in body.get('resources', []) if r['name'] == DEFAULT_RESOURCE]
+    replicas = full[0]['replicas'] if full else 1
+    shared = replicas > 1
+    strategy = {'mps': 'mps', 'timeSlicing': 'time-slicing'}[key] if shared else 'none'
+    mig_strategy = (config.get('flags') or {}).get('migStrategy', 'none')
+    gpus = gpus or []
+    if gpus and all(gpu_rules.mig_enabled(gpu) for gpu in gpus) and mig_strategy != 'single':
+        # GFD labels MIG-enabled GPUs as full GPUs with sharing disabled.
+        replicas, shared, strategy = 0, False, 'none'
+    labels = {
+        'nvidia.com/gpu.sharing-strategy': strategy,
+        'nvidia.com/gpu.replicas': str(replicas),
+        'nvidia.com/mps.capable': 'true' if key == 'mps' else 'false',
+    }
+    names = set(gpu.get('name') for gpu in gpus)
+    if len(names) == 1 and None not in names and not any(gpu_rules.mig_enabled(gpu) for gpu in gpus):
+        name = product_label(names.pop())
+        renamed = bool(body.get('renameByDefault'))
+        labels['nvidia.com/gpu.product'] = name + '-SHARED' if shared and not renamed else name
+        labels['nvidia.com/gpu.count'] = str(len(gpus))
     return labels

@@ -85,3 +85,24 @@ def test_pipe_directory_rules():
         with pytest.raises(InvalidOption) as info:
             gpus.check_pipe_directory(bad)
         assert words in str(info.value)
+
+
+@pytest.mark.parametrize('text, version', [
+    ('535.261.03', (535, 261, 3)), ('495.29.05', (495, 29, 5)), ('580.65', (580, 65)),
+    (None, None), ('', None), ('r535', None), ('535..3', None), (535, None),
+])
+def test_driver_version(text, version):
+    assert gpus.driver_version(text) == version
+
+
+@pytest.mark.parametrize('driver', ['495.29.05', '495.29.6', '510.39.01', '535.261.03', None, 'unknown'])
+def test_pinned_memory_driver_accepted(driver):
+    gpus.check_pinned_mem_driver(driver, 'gpu_memory', '2G')
+
+
+@pytest.mark.parametrize('driver', ['495.29.04', '470.256.02', '450.51.06', '495.29'])
+def test_pinned_memory_driver_refused(driver):
+    with pytest.raises(InvalidOption) as info:
+        gpus.check_pinned_mem_driver(driver, 'gpu_memory', '2G')
+    assert str(info.value) == ('gpu_memory 2G needs driver >= 495.29.05 (MPS pinned device memory limits came with '
+                               'CUDA 11.5), GPU host has %s' % driver)

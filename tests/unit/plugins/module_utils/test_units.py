@@ -71,7 +71,7 @@ def test_bad_boolean_named_with_its_option(value):
     assert 'oversubscribe' in str(info.value) and repr(value) in str(info.value)
 
 
-@pytest.mark.parametrize('value', ['/tmp/nvidia-mps', '/var/log/nvidia-mps', '/x/'])
+@pytest.mark.parametrize('value', ['/tmp/nvidia-mps', '/var/log/nvidia-mps', '/x/', '/'])
 def test_absolute_paths_accepted(value):
     assert units.absolute_path(value, 'log_directory') == value
 

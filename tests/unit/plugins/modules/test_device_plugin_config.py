@@ -31,7 +31,8 @@ def test_writes_parses_back_and_is_idempotent(run_module, dest):
     failed, result = run_module(module, {'replicas': 4, 'dest': dest})
     assert not failed and result['changed'] is True
     assert read(dest) == FOUR == result['config']
-    assert result['expected_labels'] == {'nvidia.com/gpu.sharing-strategy': 'time-slicing', 'nvidia.com/gpu.replicas': '4'}
+    assert result['expected_labels'] == {'nvidia.com/gpu.sharing-strategy': 'time-slicing', 'nvidia.com/gpu.replicas': '4',
+                                         'nvidia.com/mps.capable': 'false'}
     mtime = os.stat(dest).st_mtime_ns
     failed, result = run_module(module, {'replicas': 4, 'dest': dest})
     assert result['changed'] is False and os.stat(dest).st_mtime_ns == mtime
@@ -62,9 +63,12 @@ def test_backup_keeps_the_old_file(run_module, dest):
     ({'replicas': 1}, 'replicas must be a whole number of at least 2'),
     ({'strategy': 'mps', 'replicas': 64}, 'MPS serves at most 48'),
     ({'strategy': 'mps', 'replicas': 2, 'mig_strategy': 'mixed'}, "mig_strategy is 'mixed'"),
-    ({'replicas': 2, 'resources': [{'devices': [5]}],
+    ({'replicas': 2, 'resources': [{'devices': [0]}],
       'gpus': [{'index': 0, 'uuid': 'GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6', 'name': 'Tesla T4', 'compute_capability': '7.5'}]},
-     'names GPU 5 but the node has GPUs 0-0'),
+     'the NVIDIA device plugin ignores devices under sharing.timeSlicing.resources'),
+    ({'replicas': 2, 'resources': [{'rename': 'nvidia.com/gpu-half'}]}, 'pods that ask for nvidia.com/gpu-half would stay Pending'),
+    ({'replicas': 2, 'flags': {'gfd': {'sleepInterval': 60}}}, 'flags.gfd.sleepInterval is the bare number 60'),
+    ({'replicas': 2, 'flags': {'mpsRoot': 'mps'}}, "flags.mpsRoot 'mps' must be an absolute path"),
     ({'strategy': 'sliced'}, 'sliced'),
 ])
 def test_rejection_leaves_the_file_as_it_was(run_module, dest, args, words):
@@ -98,9 +102,31 @@ def test_single_config_and_profiles_together(run_module, dest):
 
 
 def test_resources_suboptions(run_module):
-    failed, result = run_module(module, {'replicas': 3, 'resources': [{'rename': 'nvidia.com/gpu-third', 'devices': 'all'}]})
-    assert result['config']['sharing']['timeSlicing']['resources'] == [
-        {'name': 'nvidia.com/gpu', 'rename': 'nvidia.com/gpu-third', 'devices': 'all', 'replicas': 3}]
+    failed, result = run_module(module, {'replicas': 3, 'rename_by_default': True,
+                                         'resources': [{'rename': 'nvidia.com/gpu.shared', 'devices': 'all'}]})
+    assert not failed
+    assert result['config']['sharing']['timeSlicing'] == {'renameByDefault': True, 'resources': [
+        {'name': 'nvidia.com/gpu', 'rename': 'nvidia.com/gpu.shared', 'devices': 'all', 'replicas': 3}]}
+    # Renamed: GPU feature discovery leaves -SHARED off the product.
+    assert result['expected_labels']['nvidia.com/gpu.sharing-strategy'] == 'time-slicing'
+
+
+def test_labels_with_the_nodes_gpus(run_module):
+    gpus = [{'index': i, 'uuid': 'GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f%d' % i, 'name': 'Tesla T4',
+             'compute_capability': '7.5'} for i in range(2)]
+    failed, result = run_module(module, {'strategy': 'mps', 'replicas': 4, 'gpus': gpus})
+    assert not failed and result['expected_labels'] == {
+        'nvidia.com/gpu.sharing-strategy': 'mps', 'nvidia.com/gpu.replicas': '4', 'nvidia.com/mps.capable': 'true',
+        'nvidia.com/gpu.product': 'Tesla-T4-SHARED', 'nvidia.com/gpu.count': '2'}
+    failed, result = run_module(module, {'strategy': 'mps', 'replicas': 4, 'rename_by_default': True, 'gpus': gpus})
+    assert result['expected_labels']['nvidia.com/gpu.product'] == 'Tesla-T4'
+
+
+def test_flags_from_strings_are_written_as_the_plugin_reads_them(run_module, dest):
+    failed, result = run_module(module, {'replicas': 2, 'dest': dest, 'flags': {
+        'failOnInitError': 'false', 'plugin': {'passDeviceSpecs': 'yes'}, 'gfd': {'sleepInterval': '5m'}}})
+    assert not failed
+    assert read(dest)['flags'] == {'failOnInitError': False, 'plugin': {'passDeviceSpecs': True}, 'gfd': {'sleepInterval': '5m'}}
 
 
 def test_default_profile_needs_profiles(run_module):

@@ -235,3 +235,34 @@ def test_a_gpu_named_twice_in_gpu_strategies_is_refused(args, run_module, fake_d
     failed, result = run_module(gpu_sharing, two_t4(args, gpu_strategies={'1': 'mps', GPU1: 'none'}))
     assert failed and 'gpu_strategies names GPU 1' in result['msg'] and 'twice' in result['msg']
     assert not mps_daemon.running
+
+
+# Pinned device memory limits need driver 495.29.05 (CUDA 11.5); the legacy device runs 470.256.02.
+@pytest.mark.parametrize('more, words', [
+    ({'mps_pinned_device_mem_limit': '2G'},
+     'mps_pinned_device_mem_limit 2G needs driver >= 495.29.05 (MPS pinned device memory limits came with CUDA 11.5), '
+     'GPU host has 470.256.02'),
+    ({'workloads': [{'name': 'detector', 'image': 'registry.local/detector:1.4', 'gpu_percentage': 20, 'gpu_memory': '1G'}]},
+     'workloads[detector].gpu_memory 1G needs driver >= 495.29.05'),
+])
+def test_pinned_memory_on_an_old_driver_fails_before_anything_changes(args, run_module, fake_device, mps_daemon, more, words):
+    fake_device.use('t4_dual', driver_version='470.256.02')
+    before = fake_device.read()
+    failed, result = run_module(gpu_sharing, two_t4(args, **more))
+    assert failed and words in result['msg'], result
+    assert fake_device.read() == before and mps_daemon.calls == []
+    assert not os.path.exists(args['iotedge_dest'])
+
+
+def test_gpu_memory_off_mps_needs_no_new_driver(args, run_module, fake_device, mps_daemon):
+    # Time-sliced GPUs get no MPS limit, so an old driver is fine.
+    fake_device.use('t4_dual', driver_version='470.256.02')
+    failed, result = run_module(gpu_sharing, two_t4(args, gpu_strategies={}, workloads=[
+        {'name': 'recorder', 'image': 'registry.local/recorder:2.0', 'gpu_memory': '1G'}]))
+    assert not failed, result
+
+
+def test_pinned_memory_on_a_new_enough_driver(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_dual', driver_version='495.29.05')
+    failed, result = run_module(gpu_sharing, two_t4(args, mps_pinned_device_mem_limit='2G'))
+    assert not failed and mps_daemon.limits == {0: '2G'}

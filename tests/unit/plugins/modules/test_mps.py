@@ -329,3 +329,35 @@ def test_error_kinds(args, run_module, mps_daemon):
     mps_daemon.start_rc = 1
     failed, result = run_module(mps_module, args)
     assert failed and result['error_kind'] == 'mps'
+
+
+# MPS pinned device memory limits came with CUDA 11.5, whose Linux driver is 495.29.05 (NVIDIA's
+# CUDA 11.5 release notes); the bundled legacy device runs 470.256.02.
+@pytest.mark.parametrize('driver', ['470.256.02', '495.29.04', '460.106.00'])
+def test_pinned_limits_on_an_old_driver_fail_before_anything_changes(args, run_module, mps_daemon, fake_device, driver):
+    fake_device.use('t4_dual', driver_version=driver)
+    failed, result = run_module(mps_module, started(args))
+    assert failed
+    assert result['msg'] == ("default_pinned_device_mem_limit[0] 2G needs driver >= 495.29.05 (MPS pinned device memory "
+                             "limits came with CUDA 11.5), GPU host has %s" % driver)
+    assert result['error_kind'] == 'invalid_option'
+    assert mps_daemon.calls == [] and not os.path.exists(args['pipe_directory'])
+
+
+def test_pinned_limits_are_checked_in_check_mode_too(args, run_module, mps_daemon, fake_device):
+    fake_device.use('t4_dual', driver_version='470.256.02')
+    failed, result = run_module(mps_module, started(args), check_mode=True)
+    assert failed and 'needs driver >= 495.29.05' in result['msg']
+
+
+@pytest.mark.parametrize('driver', ['495.29.05', '535.261.03', '580.159.04'])
+def test_pinned_limits_on_a_new_enough_driver(args, run_module, mps_daemon, fake_device, driver):
+    fake_device.use('t4_dual', driver_version=driver)
+    failed, result = run_module(mps_module, started(args))
+    assert not failed and mps_daemon.limits == {0: '2G'}
+
+
+def test_an_old_driver_without_pinned_limits_is_fine(args, run_module, mps_daemon, fake_device):
+    fake_device.use('t4_dual', driver_version='470.256.02')
+    failed, result = run_module(mps_module, dict(args, gpus=[1], default_active_thread_percentage=20))
+    assert not failed and mps_daemon.percentage == 20.0
