@@ -290,7 +290,7 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
         tracker.add('mps', _mps_view(mps_before), _mps_view(mps_plan.desired))
     if content is not None and files.differs(intent['iotedge_dest'], content):
         # A fingerprint, not the text: the manifest may hold registry passwords (old ones too).
-        tracker.add('manifest', files.fingerprint(files.current(intent['iotedge_dest'])), files.fingerprint(content))
+        tracker.add('manifest', files.state(intent['iotedge_dest']), files.state(intent['iotedge_dest'], content))
     desired['restore'] = None
     if check_mode or not tracker.changed:
         return desired, tracker, mps_plan.desired if mps_plan else None
