@@ -316,8 +316,11 @@ def converge(intent, gpus, session, handles, control, files, check_mode):
                 mps_after = mps_daemon.apply(control, mps_before, mps_plan, visible)
             elif step == 'manifest' and tracker.has_difference_for('manifest'):
                 existed = files.current(intent['iotedge_dest']) is not None
-                desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
-                                                  'backup': files.write(intent['iotedge_dest'], content)}
+                backup = files.write(intent['iotedge_dest'], content)
+                # Only its mode or owner was put right (no backup): there is no content to put back.
+                if backup is not None or not existed:
+                    desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
+                                                      'backup': backup}
             else:
                 continue
             done.append(step)

@@ -282,12 +282,11 @@ class Files(object):
     def state(self, path, content=None):
         """What --diff shows of the manifest at ``path`` (``content``: as it will be): fingerprint and attributes."""
         before, after = file_writer.attribute_changes(path, self.attributes)
-        text = self.current(path) if content is None else content
-        fingerprint = self.fingerprint(text)
+        fingerprint = self.fingerprint(self.current(path) if content is None else content)
         if fingerprint is None or not before:
             return fingerprint
-        return '%s, %s' % (fingerprint, ', '.join('%s %s' % item for item in sorted((before if content is None
-                                                                                      else after).items())))
+        attributes = before if content is None else after
+        return '%s, %s' % (fingerprint, ', '.join('%s %s' % item for item in sorted(attributes.items())))
 
     def write(self, path, content):
         """Write ``content``; returns the backup of the file it replaced (``None`` if there was none)."""

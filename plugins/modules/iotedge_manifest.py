@@ -39,8 +39,8 @@ options:
   dest:
     description:
       - The manifest file to write (JSON).
-      - It is treated as holding credentials (O(registry_credentials), environment values): V(0600)
-        unless O(mode) says otherwise, and a O(mode) that lets other users read it is refused.
+      - It is treated as holding credentials (O(registry_credentials), environment values), so it is
+        V(0600) unless O(mode) says otherwise, and a O(mode) that lets other users read it is refused.
     type: path
   registry_credentials:
     description:
