@@ -189,7 +189,8 @@ def stale_files(dest, wanted):
     stale = []
     for name in sorted(os.listdir(dest)) if os.path.isdir(dest) else []:
         path = os.path.join(dest, name)
-        if not name.endswith('.yaml') or path in wanted or not os.path.isfile(path):
+        # A symbolic link is never read through nor removed (files.remove_file refuses it).
+        if not name.endswith('.yaml') or path in wanted or os.path.islink(path) or not os.path.isfile(path):
             continue
         try:
             with open(path) as handle:

@@ -131,3 +131,13 @@ def test_iotedge_password_masked_in_result_and_diff_in_every_form(run_module, tm
     for form in every_form(PASSWORD):
         assert form not in output, form
     assert 'registry.local/detector:1' in output
+
+
+def test_prune_leaves_symbolic_links_alone(run_module, tmp_path):
+    dest = tmp_path / 'objects'
+    failed, result = run_module(k8s_gpu_workload, planning(dest=str(dest)))
+    assert not failed
+    (dest / 'old.yaml').symlink_to(dest / 'detector.yaml')
+    failed, result = run_module(k8s_gpu_workload, dict(planning(dest=str(dest)), workloads=[dict(WORKLOADS[0], name='other')]))
+    assert not failed and os.path.islink(str(dest / 'old.yaml'))
+    assert str(dest / 'detector.yaml') in result['removed'] and str(dest / 'old.yaml') not in result['removed']
