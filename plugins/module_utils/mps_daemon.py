@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
 import stat
 from collections import namedtuple
 
@@ -118,20 +119,43 @@ def device_ordinals(wanted, visible):
     return sorted(set(range(len(visible or []))) | set(limits))
 
 
-def check_directory(path, what):
-    """An existing directory must be ours and not writable by others; a missing one must be creatable."""
+def _daemon_uid(pid):
+    """The user a running daemon runs as (``None`` when unknown)."""
+    try:
+        return os.stat('/proc/%d' % pid).st_uid if pid else None
+    except OSError:
+        return None
+
+
+def _owner_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return 'uid %d' % uid
+
+
+def check_directory(path, what, starting=True, owners=None):
+    """An existing directory must not be writable by group or others and must belong to root or to
+    the user the daemon runs as (``owners``; by default root and us); when ``starting``, a missing
+    one must be creatable and an existing one writable. Only the directory itself is checked, so
+    it may lie in a sticky, world-writable directory such as /tmp."""
+    owners = set([0, os.geteuid()]) if owners is None else set(owners)
     if os.path.lexists(path):
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode):
             raise MpsError('%s %s exists but is not a directory' % (what, path))
-        if info.st_uid != os.geteuid():
-            raise MpsError('%s %s is owned by uid %d, but the daemon would run as uid %d; fix its owner'
-                           % (what, path, info.st_uid, os.geteuid()))
+        described = 'mode %04o, owner %s' % (stat.S_IMODE(info.st_mode), _owner_name(info.st_uid))
         if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise MpsError('%s %s is writable by group or others (mode %04o); make it 0755 or stricter'
-                           % (what, path, stat.S_IMODE(info.st_mode)))
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise MpsError('%s %s is not writable' % (what, path))
+            raise MpsError('%s %s is writable by group or others (%s): another user could put sockets or '
+                           'logs there; make it 0755 or stricter' % (what, path, described))
+        if info.st_uid not in owners:
+            raise MpsError('%s %s belongs to another user (%s): it must belong to root or to the user the MPS '
+                           'daemon runs as (%s); fix its owner' % (what, path, described,
+                                                                   ', '.join(_owner_name(uid) for uid in sorted(owners))))
+        if starting and not os.access(path, os.W_OK | os.X_OK):
+            raise MpsError('%s %s is not writable (%s)' % (what, path, described))
+        return
+    if not starting:
         return
     parent = path
     while not os.path.lexists(parent):
@@ -269,6 +293,11 @@ def check_action(control, the_plan, request):
     if the_plan.action in (START, RESTART):
         for path, what in ((request['pipe_directory'], 'pipe_directory'), (request['log_directory'], 'log_directory')):
             check_directory(path, what)
+    elif the_plan.action != STOP and request['state'] != STOPPED:
+        # A running daemon's pipe directory is where clients find it: refuse one others could write to.
+        owner = _daemon_uid(the_plan.base.get('pid'))
+        check_directory(request['pipe_directory'], 'pipe_directory', starting=False,
+                        owners=[0, os.geteuid()] + ([owner] if owner is not None else []))
     if the_plan.action in (RESTART, STOP):
         refuse_if_clients(control, request['force'], the_plan.action)
 

@@ -307,7 +307,7 @@ def converge(intent, gpus, session, handles, control, files, check_mode, driver=
         tracker.add('mps', _mps_view(mps_before), _mps_view(mps_plan.desired))
     if content is not None and files.differs(intent['iotedge_dest'], content):
         # A fingerprint, not the text: the manifest may hold registry passwords (old ones too).
-        tracker.add('manifest', files.fingerprint(files.current(intent['iotedge_dest'])), files.fingerprint(content))
+        tracker.add('manifest', files.state(intent['iotedge_dest']), files.state(intent['iotedge_dest'], content))
     desired['restore'] = None
     if check_mode or not tracker.changed:
         return desired, tracker, mps_plan.desired if mps_plan else None
@@ -333,8 +333,11 @@ def converge(intent, gpus, session, handles, control, files, check_mode, driver=
                 mps_after = mps_daemon.apply(control, mps_before, mps_plan, visible)
             elif step == 'manifest' and tracker.has_difference_for('manifest'):
                 existed = files.current(intent['iotedge_dest']) is not None
-                desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
-                                                  'backup': files.write(intent['iotedge_dest'], content)}
+                backup = files.write(intent['iotedge_dest'], content)
+                # Only its mode or owner was put right (no backup): there is no content to put back.
+                if backup is not None or not existed:
+                    desired['restore']['manifest'] = {'path': intent['iotedge_dest'], 'existed': existed,
+                                                      'backup': backup}
             else:
                 continue
             done.append(step)

@@ -31,6 +31,8 @@ author:
   - Edge GPU maintainers (@edge-gpu)
 requirements:
   - PyYAML on the host that runs the module, to write O(dest) or build O(profiles)
+extends_documentation_fragment:
+  - edge_gpu.sharing.file_attributes
 attributes:
   check_mode:
     support: full
@@ -239,7 +241,7 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import files
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
@@ -252,6 +254,7 @@ def build(module):
     if serialize.yaml is None and (params['dest'] or params['profiles'] is not None):
         module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,
                          error_kind='missing_library')
+    attributes = files.file_attributes(params)
     gpus = params['gpus']
     # With only profiles, no single config is built; any top-level sharing option asks for one.
     single = params['profiles'] is None or any(params[key] is not None for key in SINGLE_OPTIONS)
@@ -274,12 +277,12 @@ def build(module):
 
     if params['dest']:
         content = serialize.dump_yaml(result['config'] if single else result['configmap'])
-        written = write_file(module, params['dest'], content, backup=params['backup'])
+        written = files.write_file(module, params['dest'], content, attributes, backup=params['backup'])
         result.update(changed=written['changed'], dest=params['dest'])
         if written['backup_file']:
             result['backup_file'] = written['backup_file']
         if module._diff:
-            result['diff'] = written['diff']
+            result['diff'] = files.module_diff(written)
     return result
 
 
@@ -307,6 +310,7 @@ def main():
             default_profile=dict(type='str'),
             configmap_name=dict(type='str', default='device-plugin-config'),
             namespace=dict(type='str', default='gpu-operator'),
+            **files.FILE_ARGUMENT_SPEC
         ),
         required_by={'default_profile': 'profiles'},
         supports_check_mode=True,

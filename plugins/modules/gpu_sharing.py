@@ -115,6 +115,18 @@ options:
     description: Where the IoT Edge deployment manifest is written on the device.
     type: path
     default: /var/lib/edge_gpu/deployment.json
+  iotedge_mode:
+    description:
+      - Permissions of O(iotedge_dest), an octal string; the manifest may hold registry credentials, so
+        it is V(0600) unless given, and a mode that lets other users read it (or the group write it) is refused.
+      - Checked on every run, also when the manifest is unchanged (a drifted mode is put right, C(changed)).
+    type: raw
+  iotedge_owner:
+    description: User name (or id) that should own O(iotedge_dest); checked on every run.
+    type: str
+  iotedge_group:
+    description: Group name (or id) of O(iotedge_dest); checked on every run.
+    type: str
   registry_credentials:
     description: Container registry credentials for the IoT Edge manifest (address, username, password).
     type: dict
@@ -236,7 +248,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, nvml, sharing
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import read_bytes, remove_file, write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
@@ -246,6 +258,8 @@ class Files(object):
 
     def __init__(self, module):
         self.module = module
+        self.attributes = file_writer.file_attributes(module.params, secret=True, prefix='iotedge_',
+                                                      dest_option='iotedge_dest')
 
     @staticmethod
     def render(manifest):
@@ -261,22 +275,31 @@ class Files(object):
 
     @staticmethod
     def current(path):
-        old = read_bytes(path)
+        old = file_writer.read_bytes(path)
         return None if old is None else to_text(old)
 
     def differs(self, path, content):
-        return read_bytes(path) != content.encode('utf-8')
+        return file_writer.needs_write(path, content, self.attributes)
+
+    def state(self, path, content=None):
+        """What --diff shows of the manifest at ``path`` (``content``: as it will be): fingerprint and attributes."""
+        before, after = file_writer.attribute_changes(path, self.attributes)
+        fingerprint = self.fingerprint(self.current(path) if content is None else content)
+        if fingerprint is None or not before:
+            return fingerprint
+        attributes = before if content is None else after
+        return '%s, %s' % (fingerprint, ', '.join('%s %s' % item for item in sorted(attributes.items())))
 
     def write(self, path, content):
         """Write ``content``; returns the backup of the file it replaced (``None`` if there was none)."""
-        return write_file(self.module, path, content, mode=0o600, backup=True)['backup_file']
+        return file_writer.write_file(self.module, path, content, self.attributes, backup=True)['backup_file']
 
     def put_back(self, path, backup):
         """Make ``path`` what ``backup`` holds again, or remove it when there was no file before."""
         if backup is None:
-            remove_file(self.module, path)
+            file_writer.remove_file(self.module, path)
         else:
-            write_file(self.module, path, read_bytes(backup), mode=0o600)
+            file_writer.write_file(self.module, path, file_writer.read_bytes(backup), self.attributes)
 
 
 def mps_control(module, settings):
@@ -293,16 +316,17 @@ def mps_control(module, settings):
 def put_back(module):
     """``restore``: undo what an earlier run changed (``site.yml`` does this when a health check fails)."""
     control = mps_control(module, module.params['restore'])
+    files = Files(module)
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)
             gpus = [session.gpu(index, handles[index], False) for index in indexes]
-            tracker = sharing.restore(module.params['restore'], gpus, session, handles, control, Files(module),
+            tracker = sharing.restore(module.params['restore'], gpus, session, handles, control, files,
                                       module.check_mode)
     except nvml.NvmlError as exc:
         if not exc.unavailable or module.params['restore'].get('modes'):
             raise
-        tracker = sharing.restore(module.params['restore'], [], None, [], control, Files(module), module.check_mode)
+        tracker = sharing.restore(module.params['restore'], [], None, [], control, files, module.check_mode)
     result = dict(changed=tracker.changed, differences=tracker.differences)
     if module._diff:
         result['diff'] = tracker.diff()
@@ -313,6 +337,7 @@ def converge(module):
     if module.params['restore'] is not None:
         return put_back(module)
     intent = sharing.parse_intent(module.params)
+    files = Files(module)
     control = mps_control(module, module.params)
     if nvml.pynvml is None and sharing.needs_gpu(intent):
         module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
@@ -322,7 +347,7 @@ def converge(module):
             handles, _uuids, indexes = session.select(None)
             gpus = [session.gpu(index, handles[index]) for index in indexes]
             available = True
-            desired, tracker, mps_after = sharing.converge(intent, gpus, session, handles, control, Files(module),
+            desired, tracker, mps_after = sharing.converge(intent, gpus, session, handles, control, files,
                                                            module.check_mode,
                                                            session.driver_version() if sharing.asks_pinned_memory(intent) else None)
     except nvml.NvmlError as exc:
@@ -330,7 +355,7 @@ def converge(module):
             raise
         # Nothing here needs a GPU: the device is in the state it was asked for.
         available = False
-        desired, tracker, mps_after = sharing.converge(intent, [], None, [], control, Files(module), module.check_mode)
+        desired, tracker, mps_after = sharing.converge(intent, [], None, [], control, files, module.check_mode)
     result = dict(
         changed=tracker.changed,
         available=available,
@@ -367,6 +392,9 @@ def main():
         force=dict(type='bool', default=False),
         prune=dict(type='bool', default=False),
         iotedge_dest=dict(type='path', default='/var/lib/edge_gpu/deployment.json'),
+        iotedge_mode=dict(type='raw'),
+        iotedge_owner=dict(type='str'),
+        iotedge_group=dict(type='str'),
         registry_credentials=dict(type='dict', no_log=True),
         routes=dict(type='dict'),
         gpu_runtime=dict(type='str'),

@@ -25,6 +25,7 @@ description:
 author:
   - Edge GPU maintainers (@edge-gpu)
 extends_documentation_fragment:
+  - edge_gpu.sharing.file_attributes
   - edge_gpu.sharing.planning
   - edge_gpu.sharing.planning.common
 attributes:
@@ -36,7 +37,10 @@ attributes:
     description: Old and new manifest.
 options:
   dest:
-    description: The manifest file to write (JSON).
+    description:
+      - The manifest file to write (JSON).
+      - It is treated as holding credentials (O(registry_credentials), environment values), so it is
+        V(0600) unless O(mode) says otherwise, and a O(mode) that lets other users read it is refused.
     type: path
   registry_credentials:
     description:
@@ -163,13 +167,14 @@ dest:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import files
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 
 def render(module):
     params = module.params
+    attributes = files.file_attributes(params, secret=True)
     plan = planner.plan_from_params(params)
     manifest = iotedge.manifest(
         plan, registry_credentials=params['registry_credentials'], routes=params['routes'],
@@ -179,15 +184,16 @@ def render(module):
         create_options=params['create_options'], allow_empty=params['allow_empty'])
     result = dict(changed=False, plan=plan, manifest=manifest)
     if params['dest']:
-        written = write_file(module, params['dest'], serialize.dump_json(manifest), mode=0o600)
+        written = files.write_file(module, params['dest'], serialize.dump_json(manifest), attributes)
         result.update(changed=written['changed'], dest=params['dest'])
         if module._diff:
-            result['diff'] = written['diff']
+            result['diff'] = files.module_diff(written)
     return result
 
 
 def main():
     argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
+    argument_spec.update(files.FILE_ARGUMENT_SPEC)
     argument_spec.update(
         dest=dict(type='path'),
         registry_credentials=dict(type='dict', no_log=True),

@@ -26,6 +26,7 @@ author:
 requirements:
   - PyYAML on the host that runs the module (for O(dest))
 extends_documentation_fragment:
+  - edge_gpu.sharing.file_attributes
   - edge_gpu.sharing.planning
   - edge_gpu.sharing.planning.common
 attributes:
@@ -177,7 +178,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import remove_file, write_file
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
@@ -188,7 +189,8 @@ def stale_files(dest, wanted):
     stale = []
     for name in sorted(os.listdir(dest)) if os.path.isdir(dest) else []:
         path = os.path.join(dest, name)
-        if not name.endswith('.yaml') or path in wanted or not os.path.isfile(path):
+        # A symbolic link is never read through nor removed (files.remove_file refuses it).
+        if not name.endswith('.yaml') or path in wanted or os.path.islink(path) or not os.path.isfile(path):
             continue
         try:
             with open(path) as handle:
@@ -202,7 +204,7 @@ def stale_files(dest, wanted):
     return stale
 
 
-def write_objects(module, dest, objects, prune):
+def write_objects(module, dest, objects, prune, attributes):
     """Write the objects; returns (changed, files, removed, diffs)."""
     if dest.endswith(('.yaml', '.yml')):
         targets = [(dest, serialize.dump_yaml_documents(objects))]
@@ -212,16 +214,16 @@ def write_objects(module, dest, objects, prune):
     removed = stale_files(dest, files) if prune and not dest.endswith(('.yaml', '.yml')) else []
     changed, diffs = bool(removed), []
     for path, content in targets:
-        written = write_file(module, path, content)
+        written = file_writer.write_file(module, path, content, attributes)
         changed = changed or written['changed']
-        if written['changed']:
-            diffs.append(written['diff'])
-    diffs.extend(remove_file(module, path) for path in removed)
+        diffs.extend(file_writer.diffs(written))
+    diffs.extend(file_writer.remove_file(module, path) for path in removed)
     return changed, files, removed, diffs
 
 
 def render(module):
     params = module.params
+    attributes = file_writer.file_attributes(params)
     plan = planner.plan_from_params(params)
     objects = kubernetes.workload_objects(
         plan, kind=params['kind'], namespace=params['namespace'], labels=params['labels'],
@@ -237,7 +239,8 @@ def render(module):
         if serialize.yaml is None:
             module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,
                              error_kind='missing_library')
-        result['changed'], result['files'], removed, diffs = write_objects(module, params['dest'], objects, params['prune'])
+        result['changed'], result['files'], removed, diffs = write_objects(
+            module, params['dest'], objects, params['prune'], attributes)
         if not params['dest'].endswith(('.yaml', '.yml')):
             result['removed'] = removed
         if module._diff:
@@ -247,6 +250,7 @@ def render(module):
 
 def main():
     argument_spec = dict(planner.PLANNING_ARGUMENT_SPEC)
+    argument_spec.update(file_writer.FILE_ARGUMENT_SPEC)
     argument_spec.update(
         kind=dict(type='str', choices=list(kubernetes.KINDS), default='Deployment'),
         namespace=dict(type='str', default='default'),

@@ -66,8 +66,11 @@ options:
   pipe_directory:
     description:
       - E(CUDA_MPS_PIPE_DIRECTORY) of the daemon. Clients must use the same directory.
-      - It is created (mode 0755) when missing. An existing one must be a directory owned by the
-        user running the module and must not be writable by others.
+      - It is created (mode 0755) when missing. An existing one must be a directory owned by root or
+        by the user the daemon runs as, and must not be writable by group or others; otherwise the task
+        fails before anything changes, naming the directory, its mode and its owner. This is checked on
+        every run, also when the daemon is already running. It may lie in a sticky, world-writable
+        directory such as C(/tmp).
     type: path
     default: /tmp/nvidia-mps
   log_directory:

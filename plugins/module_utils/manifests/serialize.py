@@ -45,3 +45,35 @@ def dump_yaml_documents(documents):
 def dump_json(data):
     """Stable, readable JSON (for the IoT Edge manifest)."""
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + '\n'
+
+
+def escaped_forms(value):
+    """Every way ``value`` (a string) can appear inside the JSON and YAML text made here or by Ansible.
+
+    Ansible masks ``no_log`` values by matching the raw string, but a password holding ``"``,
+    ``\\``, a newline or non-ASCII letters is escaped inside a JSON or YAML document (and escaped
+    twice in JSON held in a JSON string, as IoT Edge ``createOptions`` are). ``runner.run_module``
+    adds these forms to the values masked in every module's output, ``--diff`` included.
+    """
+    if not isinstance(value, str) or not value:
+        return set()
+    forms = set()
+    for ensure_ascii in (True, False):
+        once = json.dumps(value, ensure_ascii=ensure_ascii)[1:-1]
+        forms.add(once)
+        forms.add(json.dumps(once, ensure_ascii=ensure_ascii)[1:-1])
+    if yaml is not None:
+        for style in (None, '"', "'"):
+            for unicode_ok in (True, False):
+                text = yaml.dump(value, Dumper=_Dumper, default_style=style, allow_unicode=unicode_ok, width=2 ** 30)
+                text = text[:-4] if text.endswith('\n...\n') else text.rstrip('\n')
+                if len(text) > 1 and text[0] == text[-1] and text[0] in '"\'':
+                    text = text[1:-1]
+                lines = [line.strip() for line in text.split('\n')]
+                if len(lines) == 1:
+                    forms.add(lines[0])
+                else:
+                    # A literal block: masked line by line, except lines too short to mask safely.
+                    forms.update(line for line in lines if len(line) >= 4 and line not in ('|', '|-', '|+'))
+    forms.discard(value)
+    return set(form for form in forms if form)

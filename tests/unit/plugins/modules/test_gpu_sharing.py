@@ -266,3 +266,30 @@ def test_pinned_memory_on_a_new_enough_driver(args, run_module, fake_device, mps
     fake_device.use('t4_dual', driver_version='495.29.05')
     failed, result = run_module(gpu_sharing, two_t4(args, mps_pinned_device_mem_limit='2G'))
     assert not failed and mps_daemon.limits == {0: '2G'}
+
+
+def test_a_manifest_made_0644_goes_back_to_0600_and_the_restore_leaves_it(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_single')
+    request = dict(args, strategy='time_slicing', platform='iotedge',
+                   registry_credentials={'acr': {'address': 'acr.example.io', 'username': 'edge', 'password': 'pw-1'}},
+                   workloads=[{'name': 'nbody', 'image': 'acr.example.io/nbody:1'}])
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and os.stat(args['iotedge_dest']).st_mode & 0o777 == 0o600
+    os.chmod(args['iotedge_dest'], 0o644)
+    failed, result = run_module(gpu_sharing, dict(request, _ansible_diff=True), check_mode=True)
+    assert not failed and result['changed'] is True and os.stat(args['iotedge_dest']).st_mode & 0o777 == 0o644
+    assert 'mode 0644' in result['diff']['before']['manifest'] and 'mode 0600' in result['diff']['after']['manifest']
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and result['changed'] is True and os.stat(args['iotedge_dest']).st_mode & 0o777 == 0o600
+    assert result['restore']['manifest'] is None
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed and result['changed'] is False
+
+
+@pytest.mark.parametrize('mode', ['0644', '0666', 'u=rw'])
+def test_a_manifest_mode_others_could_read_is_refused(args, run_module, fake_device, mps_daemon, mode):
+    fake_device.use('t4_single')
+    failed, result = run_module(gpu_sharing, dict(args, strategy='time_slicing', platform='iotedge', iotedge_mode=mode,
+                                                  workloads=[{'name': 'nbody', 'image': 'acr.example.io/nbody:1'}]))
+    assert failed and 'iotedge_mode' in result['msg'] and mode in result['msg']
+    assert not os.path.exists(args['iotedge_dest'])

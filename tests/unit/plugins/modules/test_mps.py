@@ -159,10 +159,10 @@ def test_gpus_without_nvml_is_refused(args, run_module, mps_daemon, monkeypatch)
 
 
 @pytest.mark.parametrize('problem, words', [
-    ('world_writable', 'writable by group or others (mode 0777)'),
+    ('world_writable', 'writable by group or others (mode 0777, owner '),
     ('file', 'exists but is not a directory'),
     ('under_a_file', 'cannot be created'),
-    ('foreign_owner', 'is owned by uid'),
+    ('foreign_owner', 'belongs to another user (mode 0755, owner nobody)'),
 ])
 def test_bad_pipe_directory_is_refused(args, run_module, mps_daemon, tmp_path, monkeypatch, problem, words):
     pipe = tmp_path / 'pipe'
@@ -175,11 +175,35 @@ def test_bad_pipe_directory_is_refused(args, run_module, mps_daemon, tmp_path, m
         pipe.write_text('')
         pipe = pipe / 'sub'
     else:
+        if os.geteuid() != 0:
+            pytest.skip('giving a directory to another user needs root')
         pipe.mkdir()
-        real_geteuid = os.geteuid
-        monkeypatch.setattr(os, 'geteuid', lambda: real_geteuid() + 1)
+        os.chown(str(pipe), 65534, 65534)
     failed, result = run_module(mps_module, dict(args, pipe_directory=str(pipe)))
     assert failed and words in result['msg'] and not mps_daemon.running
+    assert str(pipe) in result['msg']
+
+
+@pytest.mark.parametrize('state', ['started', 'configured'])
+def test_a_running_daemons_pipe_directory_made_group_writable_is_refused(args, run_module, mps_daemon, state):
+    run_module(mps_module, started(args))
+    os.chmod(args['pipe_directory'], 0o775)
+    calls = len(mps_daemon.calls)
+    failed, result = run_module(mps_module, dict(started(args), state=state, default_active_thread_percentage=30))
+    assert failed
+    assert args['pipe_directory'] in result['msg'] and 'mode 0775' in result['msg'] and 'owner ' in result['msg']
+    assert mps_daemon.running and mps_daemon.percentage == 20.0
+    assert not [call for call in mps_daemon.calls[calls:] if call.startswith('set_') or call in ('-d', 'quit')]
+
+
+def test_a_pipe_directory_in_a_sticky_world_writable_parent_is_fine(args, run_module, mps_daemon, tmp_path):
+    parent = tmp_path / 'sticky'
+    parent.mkdir()
+    parent.chmod(0o1777)
+    failed, result = run_module(mps_module, dict(started(args), pipe_directory=str(parent / 'pipe')))
+    assert not failed and mps_daemon.running
+    failed, result = run_module(mps_module, dict(started(args), pipe_directory=str(parent / 'pipe')))
+    assert not failed and result['changed'] is False
 
 
 def test_missing_binary(args, run_module, mps_daemon, monkeypatch):
