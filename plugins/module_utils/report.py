@@ -52,14 +52,14 @@ def _short(value):
     return text if len(text) <= 200 else text[:200] + '...'
 
 
-def check_info(info, option):
+def check_info(info, option, needs=('driver_version', 'cuda_driver_version', 'gpu_count', 'gpus')):
     """``info`` must be a ``gpu_info`` result: a dictionary with ``available`` and, when it is
-    true, the keys the summaries read."""
+    true, the keys ``needs`` (those the summary reads)."""
     if not isinstance(info, dict) or 'available' not in info:
         raise InvalidOption('%s: %s is not the gpu_info result of edge_gpu.sharing.gpu_info (a dictionary with '
                             'available, gpus, ...)' % (option, _short(info)))
     if info['available']:
-        missing = [key for key in ('driver_version', 'cuda_driver_version', 'gpu_count', 'gpus') if key not in info]
+        missing = [key for key in needs if key not in info]
         if missing or not isinstance(info.get('gpus'), list) or not all(isinstance(gpu, dict) for gpu in info['gpus']):
             raise InvalidOption('%s: %s is not a gpu_info result: %s' % (
                 option, _short(info), 'it lacks %s' % ', '.join(missing) if missing else 'gpus is not a list of GPUs'))
@@ -82,7 +82,7 @@ def fleet_summary(by_host):
     if not isinstance(by_host, dict):
         raise InvalidOption('gpu_fleet_summary: %s is not a dictionary of host name to gpu_info result' % _short(by_host))
     for host in sorted(by_host, key=str):
-        check_info(by_host[host], 'gpu_fleet_summary: host %s' % host)
+        check_info(by_host[host], 'gpu_fleet_summary: host %s' % host, needs=('gpus',))
     models = {}
     unavailable = []
     gpus = 0

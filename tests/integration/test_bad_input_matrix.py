@@ -510,12 +510,21 @@ def check_results(by_host, results, output):
     return problems
 
 
+def listing(*roots):
+    """Every path under ``roots``: a relative path must not have written anything beside the
+    playbooks or in the directory ansible-playbook runs in."""
+    return set(os.path.join(directory, name) for root in roots for directory, dirs, files in os.walk(root)
+               for name in dirs + files)
+
+
 def run_family(device, tmp_path, playbook, group, cases, host_vars, common=None):
     inventory = str(tmp_path / ('%s.yml' % group))
     results = str(tmp_path / ('%s-results.json' % group))
     by_host = write_inventory(inventory, device, group, cases, host_vars, common)
+    before = listing(PLAYBOOKS, str(tmp_path))
     rc, output, seconds = ansible_playbook(inventory, os.path.join(PLAYBOOKS, playbook), {'results_file': results},
                                            cwd=str(tmp_path))
+    strays = sorted(listing(PLAYBOOKS, str(tmp_path)) - before - set([results]))
     with open(str(tmp_path / ('%s.log' % group)), 'w') as handle:
         handle.write(output)
     # Every case is rescued, so no host may end failed or unreachable (ansible-playbook may still
@@ -526,7 +535,7 @@ def run_family(device, tmp_path, playbook, group, cases, host_vars, common=None)
     with open(results) as handle:
         recorded = json.load(handle)
     print('%s: %d cases in %.1fs' % (group, len(cases), seconds))
-    problems = check_results(by_host, recorded, output)
+    problems = check_results(by_host, recorded, output) + ['written outside the device: %s' % path for path in strays]
     print('\n'.join(problems))
     return problems
 
@@ -574,9 +583,10 @@ def test_playbooks(device, tmp_path):
     def run(item):
         return ansible_playbook(inventory, 'edge_gpu.sharing.' + item['target'][:-len('.yml')], item['args'], str(tmp_path))
 
+    before = listing(PLAYBOOKS, str(tmp_path))
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(run, cases))
-    problems = []
+    problems = ['written outside the device: %s' % path for path in sorted(listing(PLAYBOOKS, str(tmp_path)) - before)]
     for item, (rc, output, _seconds) in zip(cases, runs):
         label = '%s: %s' % (item['target'], item['name'])
         if rc == 0:
@@ -602,6 +612,17 @@ def counts():
         for target in sorted(set(item['target'] for item in cases)):
             table.append((kind, target, sum(1 for item in cases if item['target'] == target)))
     return table
+
+
+def test_readme_counts_the_cases():
+    """tests/README.md's table is the matrix as it is."""
+    with open(os.path.join(os.path.dirname(HERE), 'README.md')) as handle:
+        readme = handle.read()
+    rows = ['| %s | `%s` | %d |' % row for row in counts()]
+    rows.append('| all | | %d |' % sum(row[2] for row in counts()))
+    section = readme.split('## Bad-input matrix', 1)[1]
+    assert [line for line in section.splitlines() if line.startswith('| ') and not line.startswith('| Kind')
+            and not line.startswith('| ---')] == rows
 
 
 if __name__ == '__main__':

@@ -85,3 +85,19 @@ def test_pipe_directory_rules():
         with pytest.raises(InvalidOption) as info:
             gpus.check_pipe_directory(bad)
         assert words in str(info.value)
+
+
+@pytest.mark.parametrize('path', ['/run/nvidia-mps', '/var/log/nvidia-mps', '/tmp/mps@1/a+b_c-d.e'])
+def test_mps_directories_accepted(path):
+    assert gpus.check_mps_directory(path, 'log_directory') == path
+
+
+@pytest.mark.parametrize('path', ['/tmp/a b', '/tmp/a:b', "/tmp/a'b", '/tmp/a"b', '/tmp/a;b', '/tmp/$HOME', '/tmp/a\\b',
+                                  'relative', '/tmp/x/', '/tmp/a\nb'])
+def test_mps_directories_that_need_quoting_are_refused(path):
+    with pytest.raises(InvalidOption) as info:
+        gpus.check_mps_directory(path, 'log_directory')
+    assert 'log_directory' in str(info.value) and repr(path) in str(info.value)
+    with pytest.raises(InvalidOption) as info:
+        gpus.check_pipe_directory(path, 'mps_pipe_directory')
+    assert 'mps_pipe_directory' in str(info.value) and repr(path) in str(info.value)
