@@ -49,6 +49,7 @@ GPU1 = GPUS[1]['uuid']
 PLAN_GPUS = [{'index': index, 'uuid': gpu['uuid'], 'name': gpu['name'], 'mig_mode': None,
               'compute_capability': '7.5', 'memory': {'total': 16 * 1024 ** 3}} for index, gpu in enumerate(GPUS)]
 WORKLOAD = {'name': 'detector', 'image': 'registry.local/detector:1.4'}
+X4 = {'strategy': 'time_slicing', 'replicas': 4}
 NAN, INF = float('nan'), float('inf')
 HUGE = 10 ** 30
 
@@ -96,6 +97,12 @@ def module_cases(pipe, log, dest):
 
     def workload(**keys):
         return dict(plan, workloads=[dict(WORKLOAD, **keys)], dest=k8s_dest)
+
+    def profiles(**keys):
+        return dict({'profiles': {'x4': X4}, 'dest': plugin_dest}, **keys)
+
+    def sliced(**keys):
+        return dict({'strategy': 'time_slicing', 'replicas': 2, 'dest': plugin_dest}, **keys)
 
     cases = [
         # gpu_info
@@ -166,20 +173,14 @@ def module_cases(pipe, log, dest):
              'dest', 'plugin/config.yaml'),
         case('device_plugin_config', 'dest with ..', {'strategy': 'time_slicing', 'replicas': 2, 'dest': dest + '/x/../plugin/config.yaml'},
              'dest', dest + '/x/../plugin/config.yaml'),
-        case('device_plugin_config', 'namespace with capitals', {'profiles': {'x4': {'strategy': 'time_slicing', 'replicas': 4}},
-                                                                  'namespace': 'GPU Operator', 'dest': plugin_dest}, 'namespace', 'GPU Operator'),
-        case('device_plugin_config', 'shell in the ConfigMap name', {'profiles': {'x4': {'strategy': 'time_slicing', 'replicas': 4}},
-                                                                      'configmap_name': 'a;rm -rf /', 'dest': plugin_dest},
+        case('device_plugin_config', 'namespace with capitals', profiles(namespace='GPU Operator'), 'namespace', 'GPU Operator'),
+        case('device_plugin_config', 'shell in the ConfigMap name', profiles(configmap_name='a;rm -rf /'),
              'configmap_name', 'a;rm -rf /'),
-        case('device_plugin_config', 'default profile that does not exist', {'profiles': {'x4': {'strategy': 'time_slicing', 'replicas': 4}},
-                                                                              'default_profile': 'x8', 'dest': plugin_dest}, 'default_profile', 'x8'),
-        case('device_plugin_config', 'profile name with YAML', {'profiles': {'"x": y': {'strategy': 'time_slicing', 'replicas': 4}},
-                                                                 'dest': plugin_dest}, 'profiles', '"x": y'),
-        case('device_plugin_config', 'renamed resource with a space', {'strategy': 'time_slicing', 'replicas': 2, 'dest': plugin_dest,
-                                                                        'resources': [{'name': 'nvidia.com/gpu', 'rename': 'gpu shared'}]},
-             'rename', 'gpu shared'),
-        case('device_plugin_config', 'misspelt MIG strategy', {'strategy': 'time_slicing', 'replicas': 2, 'mig_strategy': 'double',
-                                                                'dest': plugin_dest}, 'mig_strategy', 'double'),
+        case('device_plugin_config', 'default profile that does not exist', profiles(default_profile='x8'), 'default_profile', 'x8'),
+        case('device_plugin_config', 'profile name with YAML', profiles(profiles={'"x": y': X4}), 'profiles', '"x": y'),
+        case('device_plugin_config', 'renamed resource with a space',
+             sliced(resources=[{'name': 'nvidia.com/gpu', 'rename': 'gpu shared'}]), 'rename', 'gpu shared'),
+        case('device_plugin_config', 'misspelt MIG strategy', sliced(mig_strategy='double'), 'mig_strategy', 'double'),
         # k8s_gpu_workload
         case('k8s_gpu_workload', 'shell in a name', workload(name='a;rm -rf /'), 'name', 'a;rm -rf /'),
         case('k8s_gpu_workload', 'YAML in a name', workload(name='"x": y'), 'name', '"x": y'),
