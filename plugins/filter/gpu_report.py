@@ -6,7 +6,22 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import report
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+
+
+def _filter(function):
+    """``function`` with the collection's errors as filter errors (a message, not a traceback)."""
+    def wrapped(value):
+        try:
+            return function(value)
+        except InvalidOption as exc:
+            raise AnsibleFilterError(str(exc))
+    wrapped.__name__ = function.__name__
+    wrapped.__doc__ = function.__doc__
+    return wrapped
 
 
 class FilterModule(object):
@@ -14,6 +29,6 @@ class FilterModule(object):
 
     def filters(self):
         return {
-            'gpu_summary': report.device_lines,
-            'gpu_fleet_summary': report.fleet_summary,
+            'gpu_summary': _filter(report.device_lines),
+            'gpu_fleet_summary': _filter(report.fleet_summary),
         }

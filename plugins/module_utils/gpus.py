@@ -98,9 +98,23 @@ def check_pinned_mem_driver(driver, option, value=None):
                                                  PINNED_MEM_MIN_DRIVER, driver))
 
 
+# The MPS directories reach systemd units, shell commands, hostPath volumes and Docker binds
+# ("src:dst"), unquoted: only characters that mean nothing to any of them.
+_MPS_DIRECTORY_RE = re.compile(r'^[A-Za-z0-9._/@+-]+$')
+
+
+def check_mps_directory(path, option):
+    """An MPS pipe or log directory: absolute, normalised, and no character that needs quoting."""
+    absolute_path(path, option)
+    if not _MPS_DIRECTORY_RE.match(path):
+        raise InvalidOption('%s %r may hold only letters, digits and . _ / @ + - (it is written unquoted into '
+                            'systemd units, environment files, hostPath volumes and container binds)' % (option, path))
+    return path
+
+
 def check_pipe_directory(path, option='pipe_directory'):
     """An MPS pipe directory must be absolute and normalised, and its sockets must fit sun_path."""
-    absolute_path(path, option)
+    check_mps_directory(path, option)
     if len(os.path.join(path, _LONGEST_SOCKET)) > _SOCKET_PATH_MAX:
         raise InvalidOption('%s %r is too long: the control socket path must fit in %d bytes'
                             % (option, path, _SOCKET_PATH_MAX))

@@ -56,7 +56,7 @@ Plan = namedtuple('Plan', 'action base todo desired')
 def parse_options(params):
     """Check every option before anything is read or changed; returns the request (a dict)."""
     gpu_rules.check_pipe_directory(params['pipe_directory'])
-    units.absolute_path(params['log_directory'], 'log_directory')
+    gpu_rules.check_mps_directory(params['log_directory'], 'log_directory')
     wanted = {}
     if params[PERCENTAGE] is not None:
         wanted[PERCENTAGE] = units.parse_percentage(params[PERCENTAGE], PERCENTAGE)
@@ -70,8 +70,7 @@ def parse_options(params):
     if params[PRIORITY] is not None:
         wanted[PRIORITY] = params[PRIORITY]
     selectors = gpu_rules.parse_selection(params['gpus'])
-    if params['timeout'] < 1:
-        raise InvalidOption('timeout must be at least 1 second, got %r' % params['timeout'])
+    units.parse_timeout(params['timeout'], 'timeout')
     return {'state': params['state'], 'pipe_directory': params['pipe_directory'],
             'log_directory': params['log_directory'], 'wanted': wanted, 'selectors': selectors,
             'force': params['force']}
@@ -108,14 +107,27 @@ def check_pinned_driver(wanted):
         gpu_rules.check_pinned_mem_driver(driver, '%s[%d]' % (PINNED, device), text)
 
 
-def device_ordinals(wanted, visible):
-    """The device ordinals whose limits are read; a limit for a device the daemon won't serve is refused."""
+def gpu_count():
+    """How many GPUs the device has (the daemon serves them all when no GPUs are selected)."""
+    try:
+        with nvml.nvml_session() as session:
+            return session.count()
+    except nvml.NvmlError as exc:
+        raise MpsError('%s: cannot count the GPUs: %s' % (PINNED, exc), exc.kind)
+
+
+def device_ordinals(wanted, visible, count=None):
+    """The device ordinals whose limits are read; a limit for a device the daemon won't serve is refused.
+
+    ``count``: how many GPUs a daemon that serves every GPU sees (``visible`` is ``None``).
+    """
     limits = wanted.get(PINNED, {})
-    if visible:
-        too_high = sorted(device for device in limits if device >= len(visible))
+    served = len(visible) if visible else count
+    if served is not None:
+        too_high = sorted(device for device in limits if device >= served)
         if too_high:
             raise InvalidOption('%s: device ordinal(s) %s out of range: the daemon serves %d GPU(s)'
-                                % (PINNED, ', '.join(str(device) for device in too_high), len(visible)))
+                                % (PINNED, ', '.join(str(device) for device in too_high), served))
     return sorted(set(range(len(visible or []))) | set(limits))
 
 
@@ -397,7 +409,10 @@ def converge(control, request, check_mode):
         check_pinned_driver(request['wanted'])
     if request['selectors'] and request['state'] != STOPPED:
         visible = resolve_gpus(request['selectors'])
-    devices = device_ordinals(request['wanted'], visible)
+    count = None
+    if visible is None and request['wanted'].get(PINNED) and request['state'] != STOPPED:
+        count = gpu_count()
+    devices = device_ordinals(request['wanted'], visible, count)
     control, current, the_plan = prepare(control, request, visible, devices, check_mode)
     planned = difference(current, the_plan.desired)
     if check_mode or not planned.changed:

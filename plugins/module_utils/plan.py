@@ -27,7 +27,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gp
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption, PlanError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import is_dns_label
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import (
-    memory_text, number_text, parse_bool, parse_memory, parse_percentage)
+    image_reference, memory_text, number_text, parse_bool, parse_memory, parse_percentage, whole_number)
 
 SHARING_MODES = ('mps', 'time_slicing', 'none')
 DEVICE_IDS = ('index', 'uuid')
@@ -45,8 +45,6 @@ PLAN_VARIABLES = ('NVIDIA_VISIBLE_DEVICES', 'CUDA_VISIBLE_DEVICES', 'CUDA_MPS_PI
                   'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', 'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT')
 
 ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-# An image reference: no whitespace, quotes or control characters.
-IMAGE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')
 # Settings carried to the manifests as given (after a type check); each manifest builder
 # refuses the ones its platform does not have.
 SETTING_TYPES = (
@@ -111,10 +109,10 @@ def _settings(workload, problems, who):
                 problems.append('%s: %s' % (who, exc))
                 continue
         elif kind is int:
-            if isinstance(value, str) and value.strip().isdigit():
-                value = int(value)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append('%s: %s must be a whole number of 0 or more, got %r' % (who, key, value))
+            try:
+                value = whole_number(value, key)
+            except InvalidOption as exc:
+                problems.append('%s: %s' % (who, exc))
                 continue
         elif not isinstance(value, kind):
             problems.append('%s: %s must be a %s, got %r' % (
@@ -240,8 +238,10 @@ class _Planner(object):
         if unknown:
             self.problems.append('%s: unknown keys %s' % (who, ', '.join(unknown)))
         image = workload.get('image')
-        if not isinstance(image, str) or not IMAGE.match(image):
-            self.problems.append('%s: image %r is not a container image reference' % (who, image))
+        try:
+            image_reference(image, 'image')
+        except InvalidOption as exc:
+            self.problems.append('%s: %s' % (who, exc))
         parsed = {'name': name, 'image': image, 'who': who, 'percentage': None, 'memory': None, 'pin': None,
                   'command': _strings(workload.get('command'), 'command', self.problems, who),
                   'args': _strings(workload.get('args'), 'args', self.problems, who),

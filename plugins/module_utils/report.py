@@ -11,6 +11,7 @@ Plain Python, no Ansible imports; the filters in ``plugins/filter`` wrap it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import mig_enabled
 
 MIB = 1024 * 1024
@@ -46,8 +47,27 @@ def gpu_line(gpu):
     return ' | '.join(parts)
 
 
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + '...'
+
+
+def check_info(info, option, needs=('driver_version', 'cuda_driver_version', 'gpu_count', 'gpus')):
+    """``info`` must be a ``gpu_info`` result: a dictionary with ``available`` and, when it is
+    true, the keys ``needs`` (those the summary reads)."""
+    if not isinstance(info, dict) or 'available' not in info:
+        raise InvalidOption('%s: %s is not the gpu_info result of edge_gpu.sharing.gpu_info (a dictionary with '
+                            'available, gpus, ...)' % (option, _short(info)))
+    if info['available']:
+        missing = [key for key in needs if key not in info]
+        if missing or not isinstance(info.get('gpus'), list) or not all(isinstance(gpu, dict) for gpu in info['gpus']):
+            raise InvalidOption('%s: %s is not a gpu_info result: %s' % (
+                option, _short(info), 'it lacks %s' % ', '.join(missing) if missing else 'gpus is not a list of GPUs'))
+
+
 def device_lines(info):
     """The summary of one device's ``gpu_info`` result, as a list of lines."""
+    check_info(info, 'gpu_summary')
     if not info.get('available'):
         return ['no usable NVML: %s' % info.get('unavailable_reason')]
     header = 'driver %s, CUDA %s, %d GPU(s)' % (info['driver_version'], info['cuda_driver_version'], info['gpu_count'])
@@ -59,6 +79,10 @@ def device_lines(info):
 
 def fleet_summary(by_host):
     """Totals over ``{host: gpu_info result}``: devices, GPUs per model, hosts without NVML."""
+    if not isinstance(by_host, dict):
+        raise InvalidOption('gpu_fleet_summary: %s is not a dictionary of host name to gpu_info result' % _short(by_host))
+    for host in sorted(by_host, key=str):
+        check_info(by_host[host], 'gpu_fleet_summary: host %s' % host, needs=('gpus',))
     models = {}
     unavailable = []
     gpus = 0

@@ -57,10 +57,10 @@ def parse_intent(params):
         'device_ids': params['device_ids'],
         'replicas': params['replicas'],
         'pipe_directory': gpu_rules.check_pipe_directory(params['mps_pipe_directory'], 'mps_pipe_directory'),
-        'log_directory': units.absolute_path(params['mps_log_directory'], 'mps_log_directory'),
+        'log_directory': gpu_rules.check_mps_directory(params['mps_log_directory'], 'mps_log_directory'),
         'daemon_owner': params['mps_daemon_owner'],
         'control_binary': params['mps_control_binary'],
-        'timeout': params['mps_timeout'],
+        'timeout': units.parse_timeout(params['mps_timeout'], 'mps_timeout'),
         'iotedge_dest': params['iotedge_dest'] and units.absolute_path(params['iotedge_dest'], 'iotedge_dest'),
         'reserved': gpu_rules.parse_selectors(params['reserved_gpus'], 'reserved_gpus'),
         'gpu_strategies': params['gpu_strategies'] or {},
@@ -69,8 +69,6 @@ def parse_intent(params):
         'iotedge_options': dict((key, params[key]) for key in IOTEDGE_OPTIONS if params.get(key) is not None),
         'kubernetes_options': dict((key, params[key]) for key in KUBERNETES_OPTIONS if params.get(key) is not None),
     }
-    if intent['timeout'] < 1:
-        raise InvalidOption('mps_timeout must be at least 1 second, got %r' % (intent['timeout'],))
     if intent['platform'] not in PLATFORMS:
         raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
     if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
@@ -143,7 +141,12 @@ def mps_request(intent, gpus, chosen):
                 raise InvalidOption('mps_pinned_device_mem_limit: %s is not a GPU the MPS daemon serves (%s)'
                                     % (selector, gpu_rules.labels(served) or 'none'))
             # The daemon numbers the GPUs it serves from 0, in the order it was given them.
-            limits[served.index(gpu)] = units.memory_text(size)
+            ordinal = served.index(gpu)
+            if limits.get(ordinal, units.memory_text(size)) != units.memory_text(size):
+                # An index and a UUID (or "every GPU") naming one GPU with two sizes.
+                raise InvalidOption('mps_pinned_device_mem_limit gives %s two sizes, %s and %s; give one'
+                                    % (gpu_rules.label(gpu), limits[ordinal], units.memory_text(size)))
+            limits[ordinal] = units.memory_text(size)
     if limits:
         wanted[mps_daemon.PINNED] = limits
     if not served:

@@ -21,6 +21,10 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import Inv
 _UNITS = (('G', 1024 ** 3), ('M', 1024 ** 2), ('K', 1024))
 _MEMORY_RE = re.compile(r'^([0-9]+)([KMG])$')
 _PERCENT_RE = re.compile(r'^[0-9]+(\.[0-9]+)?$')
+# An image reference: no whitespace, quotes or control characters.
+_IMAGE_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')
+# Longer waits than this are no bound at all: a daemon that never answers would hold the task.
+MAX_TIMEOUT = 3600
 _TRUE = frozenset(('true', 'yes', 'on', '1', 'y', 't'))
 _FALSE = frozenset(('false', 'no', 'off', '0', 'n', 'f'))
 
@@ -70,11 +74,43 @@ def parse_bool(value, option):
     raise InvalidOption('%s must be true or false, got %r' % (option, value))
 
 
+def parse_timeout(value, option):
+    """Seconds to wait, a whole number from 1 to ``MAX_TIMEOUT``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
+        raise InvalidOption('%s must be a whole number of seconds from 1 to %d, got %r' % (option, MAX_TIMEOUT, value))
+    return value
+
+
+def whole_number(value, option, minimum=0):
+    """A whole number of at least ``minimum`` (``'20'`` from ``-e`` too; never a boolean)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidOption('%s must be a whole number of %d or more, got %r' % (option, minimum, value))
+    return value
+
+
+def image_reference(value, option):
+    """A container image reference: no whitespace, quotes or control characters."""
+    if not isinstance(value, str) or not _IMAGE_RE.match(value):
+        raise InvalidOption('%s %r is not a container image reference' % (option, value))
+    return value
+
+
 def absolute_path(value, option):
-    """An absolute, normalised path (relative ones would depend on the task's working directory)."""
+    """An absolute, normalised path (relative ones would depend on the task's working directory).
+
+    Control characters (a newline, a tab, NUL) are refused: a path ends up in environment files,
+    systemd units and manifests, where they would start a new line or cut the value short.
+    """
     if not isinstance(value, str) or not os.path.isabs(value):
         raise InvalidOption('%s %r must be an absolute path' % (option, value))
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise InvalidOption('%s %r holds a control character (newline, tab, ...); give a plain path' % (option, value))
     normal = os.path.normpath(value)
-    if (value.rstrip('/') or '/') != normal or value.startswith('//'):
-        raise InvalidOption('%s %r is not a normalised path; use %r' % (option, value, normal))
+    if value != normal or value.startswith('//'):
+        # normpath keeps a leading "//" (POSIX leaves its meaning to the system).
+        raise InvalidOption('%s %r is not a normalised path; use %r' % (option, value, '/' + normal.lstrip('/')))
     return value

@@ -242,6 +242,7 @@ backup_file:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
@@ -250,6 +251,9 @@ SINGLE_OPTIONS = device_plugin.PROFILE_OPTIONS
 
 def build(module):
     params = module.params
+    if params['dest']:
+        # Relative paths would depend on the task's working directory.
+        units.absolute_path(params['dest'], 'dest')
     # Checking a config needs nothing; writing one or building the ConfigMap's YAML needs PyYAML.
     if serialize.yaml is None and (params['dest'] or params['profiles'] is not None):
         module.fail_json(msg=missing_required_lib('PyYAML'), exception=serialize.YAML_IMPORT_ERROR,

@@ -301,7 +301,7 @@ def read_gpus(session, selection, with_processes):
 def gather(module):
     params = module.params
     selection = gpus.parse_selection(params['gpus'])
-    mps_daemon = daemon_status(params['mps_pipe_directory'])
+    mps_daemon = daemon_status(gpus.check_pipe_directory(params['mps_pipe_directory'], 'mps_pipe_directory'))
 
     if nvml.pynvml is None and params['missing'] == 'fail':
         module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,

@@ -166,8 +166,8 @@ dest:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
@@ -175,6 +175,9 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run
 def render(module):
     params = module.params
     attributes = files.file_attributes(params, secret=True)
+    if params['dest']:
+        # Relative paths would depend on the task's working directory.
+        units.absolute_path(params['dest'], 'dest')
     plan = planner.plan_from_params(params)
     manifest = iotedge.manifest(
         plan, registry_credentials=params['registry_credentials'], routes=params['routes'],

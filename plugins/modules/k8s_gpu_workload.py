@@ -176,7 +176,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
@@ -224,6 +224,9 @@ def write_objects(module, dest, objects, prune, attributes):
 def render(module):
     params = module.params
     attributes = file_writer.file_attributes(params)
+    if params['dest']:
+        # Relative paths would depend on the task's working directory.
+        units.absolute_path(params['dest'], 'dest')
     plan = planner.plan_from_params(params)
     objects = kubernetes.workload_objects(
         plan, kind=params['kind'], namespace=params['namespace'], labels=params['labels'],

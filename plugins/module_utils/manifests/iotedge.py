@@ -18,6 +18,7 @@ import copy
 import json
 import re
 
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.plan import PLAN_VARIABLES
 
@@ -158,6 +159,9 @@ def manifest(plan, registry_credentials=None, routes=None, store_and_forward_ttl
                             'module from the device; set allow_empty: true if that is what you want')
     if restart_policy not in RESTART_POLICIES:
         raise ManifestError('restart_policy must be one of %s, got %r' % (', '.join(RESTART_POLICIES), restart_policy))
+    units.whole_number(store_and_forward_ttl, 'store_and_forward_ttl')
+    units.image_reference(edge_agent_image, 'edge_agent_image')
+    units.image_reference(edge_hub_image, 'edge_hub_image')
     check_credentials(registry_credentials)
     routes = DEFAULT_ROUTES if routes is None else routes
     for name, route in routes.items():

@@ -11,8 +11,8 @@ The README's "## Variables" table has one row per option: the name in backticks,
 missing from the README, one the spec does not know, or a type or default that differs fails
 here, so the READMEs cannot drift from the specs Ansible validates against.
 
-Also: the gpu_sharing role refuses ``gpu_sharing_*`` variables it does not know (typos) by
-comparing with ``__gpu_sharing_known_variables``; that list must be the spec's options exactly.
+Also: every role refuses ``<role>_*`` variables it does not know (typos), first thing in its
+preflight, by comparing with the options of its meta/argument_specs.yml; and its README says so.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -125,10 +125,17 @@ def test_readme_has_an_example_playbook_using_the_role(role):
     assert 'role: edge_gpu.sharing.%s' % role in text
 
 
-def test_gpu_sharing_known_variables_are_the_spec_options():
-    known = load_yaml(ROLES, 'gpu_sharing', 'vars', 'main.yml')['__gpu_sharing_known_variables']
-    assert len(known) == len(set(known)), 'duplicates in __gpu_sharing_known_variables'
-    assert sorted(known) == sorted(spec_options('gpu_sharing'))
+@pytest.mark.parametrize('role', ROLE_NAMES)
+def test_every_role_refuses_unknown_variables_first(role):
+    """The first preflight task compares the role's variables with its argument spec's options."""
+    with open(os.path.join(ROLES, role, 'tasks', 'preflight.yml')) as handle:
+        first = yaml.safe_load(handle)[0]
+    assert first['name'] == 'Refuse unknown %s_* variables' % role
+    known = first['vars']['__%s_known' % role]
+    assert "role_path ~ '/meta/argument_specs.yml'" in known and '.argument_specs.main.options' in known
+    assert "query('ansible.builtin.varnames', '^%s_')" % role in first['vars']['__%s_unknown' % role]
+    with open(os.path.join(ROLES, role, 'README.md')) as handle:
+        assert 'unknown `%s_*` variable' % role in handle.read(), 'roles/%s/README.md does not say it' % role
 
 
 def test_readme_default_parsing():

@@ -106,3 +106,19 @@ def test_pinned_memory_driver_refused(driver):
         gpus.check_pinned_mem_driver(driver, 'gpu_memory', '2G')
     assert str(info.value) == ('gpu_memory 2G needs driver >= 495.29.05 (MPS pinned device memory limits came with '
                                'CUDA 11.5), GPU host has %s' % driver)
+
+
+@pytest.mark.parametrize('path', ['/run/nvidia-mps', '/var/log/nvidia-mps', '/tmp/mps@1/a+b_c-d.e'])
+def test_mps_directories_accepted(path):
+    assert gpus.check_mps_directory(path, 'log_directory') == path
+
+
+@pytest.mark.parametrize('path', ['/tmp/a b', '/tmp/a:b', "/tmp/a'b", '/tmp/a"b', '/tmp/a;b', '/tmp/$HOME', '/tmp/a\\b',
+                                  'relative', '/tmp/x/', '/tmp/a\nb'])
+def test_mps_directories_that_need_quoting_are_refused(path):
+    with pytest.raises(InvalidOption) as info:
+        gpus.check_mps_directory(path, 'log_directory')
+    assert 'log_directory' in str(info.value) and repr(path) in str(info.value)
+    with pytest.raises(InvalidOption) as info:
+        gpus.check_pipe_directory(path, 'mps_pipe_directory')
+    assert 'mps_pipe_directory' in str(info.value) and repr(path) in str(info.value)

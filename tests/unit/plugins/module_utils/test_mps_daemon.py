@@ -95,6 +95,14 @@ def test_pinned_limit_beyond_the_gpus_served_is_an_invalid_option():
     assert 'device ordinal(s) 2 out of range' in str(info.value)
 
 
+def test_pinned_limit_beyond_every_gpu_is_refused_when_the_daemon_serves_them_all():
+    # No GPUs selected: the daemon serves all of the device's (here 2), so ordinal 2 is none of them.
+    assert mps_daemon.device_ordinals({'default_pinned_device_mem_limit': {1: '1G'}}, None, 2) == [1]
+    with pytest.raises(InvalidOption) as info:
+        mps_daemon.device_ordinals({'default_pinned_device_mem_limit': {7: '1G'}}, None, 2)
+    assert 'default_pinned_device_mem_limit: device ordinal(s) 7 out of range: the daemon serves 2 GPU(s)' in str(info.value)
+
+
 def test_public_state_has_string_ordinals():
     assert mps_daemon.public(running(limits={1: '1G', 0: None}))['default_pinned_device_mem_limit'] == {
         '0': None, '1': '1G'}

@@ -6,7 +6,10 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import report
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 
 GIB = 1024 ** 3
 
@@ -60,3 +63,24 @@ def test_fleet_summary():
     }
     assert report.fleet_summary(by_host) == {
         'devices': 3, 'gpus': 3, 'models': {'Tesla T4': 2, 'NVIDIA A100-SXM4-40GB': 1}, 'without_nvml': ['c']}
+
+
+@pytest.mark.parametrize('info, named', [
+    ('GPU 0', "'GPU 0'"), (None, 'None'), ({'gpus': 2}, 'available'),
+    ({'available': True}, 'driver_version'), ({'available': True, 'driver_version': '1', 'cuda_driver_version': '1',
+                                               'gpu_count': 1, 'gpus': 'GPU 0'}, 'gpus is not a list'),
+])
+def test_device_lines_refuse_what_is_no_gpu_info_result(info, named):
+    with pytest.raises(InvalidOption) as raised:
+        report.device_lines(info)
+    assert str(raised.value).startswith('gpu_summary: ') and named in str(raised.value)
+
+
+@pytest.mark.parametrize('by_host, named', [
+    (['edge-01'], "['edge-01']"), ('edge-01', "'edge-01'"), ({'edge-01': 'down'}, "host edge-01: 'down'"),
+    ({'edge-01': {'available': True}}, 'lacks gpus'),
+])
+def test_fleet_summary_refuses_what_is_no_map_of_gpu_info_results(by_host, named):
+    with pytest.raises(InvalidOption) as raised:
+        report.fleet_summary(by_host)
+    assert str(raised.value).startswith('gpu_fleet_summary') and named in str(raised.value)

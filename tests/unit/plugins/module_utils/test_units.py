@@ -71,13 +71,57 @@ def test_bad_boolean_named_with_its_option(value):
     assert 'oversubscribe' in str(info.value) and repr(value) in str(info.value)
 
 
-@pytest.mark.parametrize('value', ['/tmp/nvidia-mps', '/var/log/nvidia-mps', '/x/', '/'])
+@pytest.mark.parametrize('value', ['/tmp/nvidia-mps', '/var/log/nvidia-mps', '/', '/a b/c'])
 def test_absolute_paths_accepted(value):
     assert units.absolute_path(value, 'log_directory') == value
 
 
-@pytest.mark.parametrize('value', ['tmp/nvidia-mps', './mps', '', '/tmp/../etc', '/tmp//mps', '/tmp/./mps', None, 5])
+@pytest.mark.parametrize('value', ['tmp/nvidia-mps', './mps', '', '/tmp/../etc', '/tmp//mps', '/tmp/./mps', None, 5,
+                                   '/x/', '//x', '///x', '/x\ny', '/x\ty', '/x\x00y', '/x\x7f'])
 def test_relative_or_unnormalised_paths_refused(value):
     with pytest.raises(InvalidOption) as info:
         units.absolute_path(value, 'log_directory')
     assert 'log_directory' in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize('value, suggestion', [('/x/', '/x'), ('//x', '/x'), ('/a/../b', '/b')])
+def test_unnormalised_path_message_gives_the_normal_form(value, suggestion):
+    with pytest.raises(InvalidOption) as info:
+        units.absolute_path(value, 'dest')
+    assert str(info.value).endswith('use %r' % suggestion)
+
+
+@pytest.mark.parametrize('value, seconds', [(1, 1), ('20', 20), (3600, 3600)])
+def test_timeouts_accepted(value, seconds):
+    assert units.parse_timeout(value, 'timeout') == seconds
+
+
+@pytest.mark.parametrize('value', [0, -1, 3601, 10 ** 30, '20s', '', None, True, 1.5, float('inf')])
+def test_bad_timeouts_named_with_their_option(value):
+    with pytest.raises(InvalidOption) as info:
+        units.parse_timeout(value, 'mps_timeout')
+    assert 'mps_timeout' in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize('value, number', [(0, 0), ('7', 7), (7200, 7200)])
+def test_whole_numbers_accepted(value, number):
+    assert units.whole_number(value, 'store_and_forward_ttl') == number
+
+
+@pytest.mark.parametrize('value', [-1, '-1', 1.0, True, 'x', None, [1]])
+def test_bad_whole_numbers_named_with_their_option(value):
+    with pytest.raises(InvalidOption) as info:
+        units.whole_number(value, 'store_and_forward_ttl')
+    assert 'store_and_forward_ttl' in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize('value', ['mcr.microsoft.com/azureiotedge-agent:1.5', 'registry:5000/a/b@sha256:00ff', 'busybox'])
+def test_image_references_accepted(value):
+    assert units.image_reference(value, 'image') == value
+
+
+@pytest.mark.parametrize('value', ['a b', 'a:1 latest', '"a"', 'a\nb', '', '-a', None, 5])
+def test_bad_image_references_named_with_their_option(value):
+    with pytest.raises(InvalidOption) as info:
+        units.image_reference(value, 'edge_hub_image')
+    assert 'edge_hub_image' in str(info.value) and repr(value) in str(info.value)

@@ -120,6 +120,12 @@ def test_an_invalid_request_fails_before_anything_changes(args, run_module, fake
     ({'mps_pipe_directory': 'relative/pipe'}, 'absolute'),
     ({'reserved_gpus': ['GPU-1234']}, 'reserved_gpus'),
     ({'replicas': 1}, 'replicas'),
+    ({'mps_timeout': 0}, 'mps_timeout'),
+    # GPU 1 of the two-T4 device file, by index and by UUID, with two sizes.
+    ({'mps_pinned_device_mem_limit': {'1': '2G', 'GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7': '4G'}}, 'two sizes, 2G and 4G'),
+    ({'mps_timeout': 10 ** 30}, 'mps_timeout'),
+    ({'mps_log_directory': '/var/log/nvidia mps'}, "mps_log_directory '/var/log/nvidia mps'"),
+    ({'iotedge_dest': '/var/lib/edge_gpu/'}, "iotedge_dest '/var/lib/edge_gpu/' is not a normalised path"),
 ])
 def test_bad_values_are_named(args, run_module, fake_device, mps_daemon, change, words):
     fake_device.use('t4_dual')

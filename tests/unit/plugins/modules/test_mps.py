@@ -136,7 +136,7 @@ def test_daemon_gone_between_runs_is_started_again(args, run_module, mps_daemon)
     ({'default_pinned_device_mem_limit': {'1': '2G'}}, 'device ordinal(s) 1 out of range'),
     ({'gpus': [7]}, 'gpus: no GPU matches 7'),
     ({'gpus': ['GPU-x']}, "gpus: GPU selector 'GPU-x'"),
-    ({'timeout': 0}, 'timeout must be at least 1'),
+    ({'timeout': 0}, 'timeout must be a whole number of seconds from 1'),
     ({'pipe_directory': '/' + 'p' * 100}, 'too long'),
     ({'default_client_priority': 3}, 'default_client_priority'),
 ])

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge, kubernetes
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 
 GPUS = [{'index': 0, 'uuid': 'GPU-5f1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8', 'name': 'Tesla T4', 'compute_capability': '7.5',
          'memory': {'total': 16106127360}, 'mig_mode': None}]
@@ -157,6 +158,18 @@ def test_extra_host_config_contradicting_mps_is_refused():
 ])
 def test_iotedge_option_rejections(kwargs, words):
     with pytest.raises(iotedge.ManifestError) as info:
+        iotedge.manifest(nbody_plan('time_slicing'), **kwargs)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize('kwargs, words', [
+    ({'store_and_forward_ttl': -1}, 'store_and_forward_ttl must be a whole number of 0 or more, got -1'),
+    ({'edge_agent_image': 'mcr.microsoft.com/azureiotedge-agent:1.5 x'},
+     "edge_agent_image 'mcr.microsoft.com/azureiotedge-agent:1.5 x' is not a container image reference"),
+    ({'edge_hub_image': ''}, "edge_hub_image '' is not a container image reference"),
+])
+def test_iotedge_values_are_named(kwargs, words):
+    with pytest.raises(InvalidOption) as info:
         iotedge.manifest(nbody_plan('time_slicing'), **kwargs)
     assert words in str(info.value)
 
