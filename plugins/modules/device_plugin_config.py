@@ -20,7 +20,7 @@ description:
     ConfigMap with several named configs (O(profiles)) for the GPU Operator, where each node picks
     one through the label C(nvidia.com/device-plugin.config).
   - Every config is checked the way the plugin (NVIDIA k8s-device-plugin v0.20) checks it before
-    anything is written, that is C(version) v1, non-empty C(resources), at least 2 C(replicas)
+    anything is written, that is C(version) v1, non-empty C(resources), 2 to 1024 C(replicas)
     for sharing, MPS not with C(mig_strategy=mixed) nor on MIG-enabled GPUs, at most 48 MPS
     replicas (16 before compute capability 7.5), every flag and its value, and time-slicing and
     MPS never together. Each refusal names the field and the value.
@@ -56,7 +56,7 @@ options:
   replicas:
     description:
       - How many containers may share each GPU; applies to every resource that sets no
-        C(replicas) of its own. At least 2.
+        C(replicas) of its own. From 2 to 1024.
     type: int
   resources:
     description:

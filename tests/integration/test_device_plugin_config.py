@@ -64,7 +64,7 @@ IN_SERVICE = '# the config in service\n'
 REFUSALS = [
     ('version', 'edge-01', {'version': 'v2', 'replicas': 4}, False, 'v2'),
     ('no-resources', 'edge-01', {'resources': [], 'replicas': 4}, False, 'resources must be a non-empty list'),
-    ('one-replica', 'edge-01', {'replicas': 1}, False, 'replicas must be a whole number of at least 2 to share a GPU, got 1'),
+    ('one-replica', 'edge-01', {'replicas': 1}, False, 'replicas must be a whole number from 2 (to share a GPU) to 1024, got 1'),
     ('mps-mixed', 'edge-01', {'strategy': 'mps', 'replicas': 2, 'mig_strategy': 'mixed'}, False, "mig_strategy is 'mixed'"),
     ('mps-mig', MIG_GPU, {'strategy': 'mps', 'replicas': 2}, True, 'not supported on MIG-enabled GPUs: GPU 0'),
     ('mps-49', 'edge-01', {'strategy': 'mps', 'replicas': 49}, True, 'replicas is 49, but MPS serves at most 48'),

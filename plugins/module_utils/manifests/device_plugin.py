@@ -25,6 +25,10 @@ DEFAULT_RESOURCE = 'nvidia.com/gpu'
 PROFILE_LABEL = 'nvidia.com/device-plugin.config'
 STRATEGIES = ('time_slicing', 'mps', 'none')
 # The options of one config (the module's top-level options, and each profile's).
+# The plugin lists every replica to the kubelet as a device of its own: thousands per GPU only
+# bloat the node's status, and a number past Go's int makes the plugin refuse its whole config.
+MAX_REPLICAS = 1024
+
 PROFILE_OPTIONS = ('strategy', 'replicas', 'resources', 'rename_by_default', 'fail_requests_greater_than_one',
                    'mig_strategy', 'flags', 'sharing')
 MIG_STRATEGIES = ('none', 'single', 'mixed')
@@ -192,9 +196,9 @@ def _resources(spec, where, key):
         if not isinstance(name, str) or not _RESOURCE_RE.match(name):
             _fail(where, field + '.name', 'must be nvidia.com/gpu or nvidia.com/mig-<g>g.<mem>gb, got %r' % (name,))
         replicas = resource.get('replicas', spec.get('replicas'))
-        if not _is_int(replicas) or replicas < 2:
+        if not _is_int(replicas) or not 2 <= replicas <= MAX_REPLICAS:
             _fail(where, field + '.replicas' if 'replicas' in resource else 'replicas',
-                  'must be a whole number of at least 2 to share a GPU, got %r' % (replicas,))
+                  'must be a whole number from 2 (to share a GPU) to %d, got %r' % (MAX_REPLICAS, replicas))
         item = {'name': name}
         rename = resource.get('rename')
         if rename is not None:

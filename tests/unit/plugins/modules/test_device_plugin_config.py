@@ -60,7 +60,7 @@ def test_backup_keeps_the_old_file(run_module, dest):
 
 
 @pytest.mark.parametrize('args, words', [
-    ({'replicas': 1}, 'replicas must be a whole number of at least 2'),
+    ({'replicas': 1}, 'replicas must be a whole number from 2 (to share a GPU) to 1024'),
     ({'strategy': 'mps', 'replicas': 64}, 'MPS serves at most 48'),
     ({'strategy': 'mps', 'replicas': 2, 'mig_strategy': 'mixed'}, "mig_strategy is 'mixed'"),
     ({'replicas': 2, 'resources': [{'devices': [0]}],

@@ -84,10 +84,12 @@ GPUS = [t4(0, 'GPU-1c2d3e4f-5a6b-7c8d-9e0f-a1b2c3d4e5f6'), t4(1, 'GPU-2d3e4f5a-6
 
 
 @pytest.mark.parametrize('spec, gpus, words', [
-    ({'replicas': 1}, None, 'replicas must be a whole number of at least 2 to share a GPU, got 1'),
-    ({}, None, 'replicas must be a whole number of at least 2'),
+    ({'replicas': 1}, None, 'replicas must be a whole number from 2 (to share a GPU) to 1024, got 1'),
+    ({}, None, 'replicas must be a whole number from 2 (to share a GPU) to 1024'),
+    ({'replicas': 1025}, None, 'replicas must be a whole number from 2 (to share a GPU) to 1024, got 1025'),
+    ({'replicas': 10 ** 30}, None, 'to 1024, got %d' % 10 ** 30),
     ({'resources': [], 'replicas': 2}, None, 'resources must be a non-empty list for sharing, got []'),
-    ({'resources': [{'name': 'nvidia.com/gpu', 'replicas': 0}]}, None, 'resources[0].replicas must be a whole number of at least 2'),
+    ({'resources': [{'name': 'nvidia.com/gpu', 'replicas': 0}]}, None, 'resources[0].replicas must be a whole number from 2 (to share a GPU) to 1024'),
     ({'strategy': 'mps', 'replicas': 2, 'mig_strategy': 'mixed'}, None, "mig_strategy is 'mixed'"),
     ({'strategy': 'mps', 'replicas': 2}, [t4(0, 'GPU-3e4f5a6b-7c8d-9e0f-a1b2-c3d4e5f6a7b8', '8.0', {'current': 'enabled', 'pending': 'enabled'})],
      'not supported on MIG-enabled GPUs: GPU 0'),
