@@ -351,8 +351,18 @@ def converge(control, request, check_mode):
     if request['selectors'] and request['state'] != STOPPED:
         visible = resolve_gpus(request['selectors'])
     devices = device_ordinals(request['wanted'], visible)
-    control, current, the_plan = prepare(control, request, visible, devices, check_mode)
-    planned = difference(current, the_plan.desired)
-    if check_mode or not planned.changed:
-        return planned.changed, planned
-    return True, difference(current, apply(control, current, the_plan, visible))
+    # One run at a time reads and changes this daemon (see mps.converge_lock); only a run that
+    # may start it creates the lock file.
+    with mps.converge_lock(request['pipe_directory'], lock_wait(control.timeout),
+                           create=request['state'] == STARTED and not check_mode):
+        control, current, the_plan = prepare(control, request, visible, devices, check_mode)
+        planned = difference(current, the_plan.desired)
+        if check_mode or not planned.changed:
+            return planned.changed, planned
+        return True, difference(current, apply(control, current, the_plan, visible))
+
+
+def lock_wait(timeout):
+    """How long a run waits for another run on the same daemon: a start, a restart and its
+    defaults take a few daemon timeouts at most."""
+    return 3 * timeout

@@ -232,7 +232,7 @@ import hashlib
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, nvml, sharing
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, mps_daemon, nvml, sharing
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.files import read_bytes, remove_file, write_file
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
@@ -290,7 +290,15 @@ def mps_control(module, settings):
 
 def put_back(module):
     """``restore``: undo what an earlier run changed (``site.yml`` does this when a health check fails)."""
-    control = mps_control(module, module.params['restore'])
+    settings = module.params['restore']
+    control = mps_control(module, settings)
+    if control is None:
+        return put_back_locked(module, control)
+    with mps.converge_lock(control.pipe_directory, mps_daemon.lock_wait(control.timeout), create=False):
+        return put_back_locked(module, control)
+
+
+def put_back_locked(module, control):
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)
@@ -315,6 +323,13 @@ def converge(module):
     if nvml.pynvml is None and sharing.needs_gpu(intent):
         module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
                          error_kind='pynvml_missing')
+    # One run at a time reads and changes this device's GPU modes, MPS daemon and manifest.
+    with mps.converge_lock(intent['pipe_directory'], mps_daemon.lock_wait(intent['timeout']),
+                           create=sharing.asks_for_mps(intent) and not module.check_mode):
+        return converge_locked(module, intent, control)
+
+
+def converge_locked(module, intent, control):
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)
