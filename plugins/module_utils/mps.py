@@ -72,11 +72,11 @@ def converge_lock_path(pipe_directory):
     return pipe_directory.rstrip(os.sep) + CONVERGE_LOCK_SUFFIX
 
 
-def _open_converge_lock(path, create):
+def _open_converge_lock(path, create, parents):
     """The lock file's descriptor, or ``None`` where there is nothing to lock (see ``converge_lock``)."""
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
-        if not create or os.path.lexists(parent):
+        if not (create and parents) or os.path.lexists(parent):
             return None
         try:
             os.makedirs(parent, 0o755)
@@ -90,38 +90,70 @@ def _open_converge_lock(path, create):
         raise MpsError('cannot open the lock file %s: %s' % (path, exc.strerror))
 
 
+def _same_file(fd, path):
+    """Whether ``path`` still names the file open as ``fd`` (the run before may have removed it)."""
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _try_lock(fd, path):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except (IOError, OSError) as exc:
+        if exc.errno not in (errno.EACCES, errno.EAGAIN):
+            raise MpsError('cannot lock %s: %s' % (path, exc.strerror))
+        return False
+
+
 @contextmanager
-def converge_lock(pipe_directory, wait, create=True, sleep=time.sleep, clock=time.time):
+def converge_lock(pipe_directory, wait, create=True, parents=False, sleep=time.sleep, clock=time.time):
     """Hold ``<pipe_directory>.lock`` while one run reads and changes the daemon of ``pipe_directory``.
 
     Two runs against one device (two ansible-playbook runs, or a run and an operator's) would
     otherwise both find no daemon and both start one, or interleave their defaults. The second
     run waits up to ``wait`` seconds, then fails with a message naming the lock and its holder.
-    ``create=False`` (check mode, stopping) creates nothing: it locks only a lock file that exists.
-    Yields the lock file's path, or ``None`` when nothing was locked.
+    The holder removes the file when it is done, so a device keeps no trace of a run (a run
+    that finds it replaced locks the new one). ``create=False`` (check mode) creates nothing: it
+    waits only for a run in progress; ``parents`` (a run that may start the daemon) creates the
+    pipe directory's parent when it is missing. Yields the lock file's path, or ``None`` when
+    nothing was locked.
     """
     path = converge_lock_path(pipe_directory)
-    fd = _open_converge_lock(path, create)
-    if fd is None:
-        yield None
-        return
-    try:
-        deadline = clock() + wait
-        while True:
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    deadline = clock() + wait
+    while True:
+        fd = _open_converge_lock(path, create, parents)
+        if fd is None:
+            yield None
+            return
+        try:
+            locked = _try_lock(fd, path)
+            if locked and _same_file(fd, path):
                 break
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EACCES, errno.EAGAIN):
-                    raise MpsError('cannot lock %s: %s' % (path, exc.strerror))
-            if clock() >= deadline:
-                holder = _lock_holder(fd)
-                raise MpsError('busy: another run%s is changing the MPS daemon of %s and still holds %s after %ss; '
-                               'run again when it has finished'
-                               % ('' if holder is None else ' (pid %d)' % holder, pipe_directory, path, wait))
-            sleep(0.2)
+            holder = None if locked else _lock_holder(fd)
+        except Exception:
+            os.close(fd)
+            raise
+        os.close(fd)
+        if locked:
+            continue  # the run before removed the file as this one opened it: lock the next one
+        if clock() >= deadline:
+            raise MpsError('busy: another run%s is changing the MPS daemon of %s and still holds %s after %ss; '
+                           'run again when it has finished'
+                           % ('' if holder is None else ' (pid %d)' % holder, pipe_directory, path, wait))
+        sleep(0.2)
+    try:
         yield path
     finally:
+        try:
+            if _same_file(fd, path):
+                os.unlink(path)
+        except OSError:
+            pass  # a lock file left behind only costs the next run an open()
         os.close(fd)
 
 

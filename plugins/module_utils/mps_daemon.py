@@ -352,9 +352,9 @@ def converge(control, request, check_mode):
         visible = resolve_gpus(request['selectors'])
     devices = device_ordinals(request['wanted'], visible)
     # One run at a time reads and changes this daemon (see mps.converge_lock); only a run that
-    # may start it creates the lock file.
-    with mps.converge_lock(request['pipe_directory'], lock_wait(control.timeout),
-                           create=request['state'] == STARTED and not check_mode):
+    # may start it creates the directories the lock file needs.
+    with mps.converge_lock(request['pipe_directory'], lock_wait(control.timeout), create=not check_mode,
+                           parents=request['state'] == STARTED):
         control, current, the_plan = prepare(control, request, visible, devices, check_mode)
         planned = difference(current, the_plan.desired)
         if check_mode or not planned.changed:

@@ -26,6 +26,8 @@ description:
     the device plugin config it returns for Kubernetes never enables the plugin's own MPS.
   - Everything is validated before anything changes; an invalid request fails naming the value. If a
     step fails part-way (a GPU mode, the daemon, the manifest), the steps already done are undone.
+  - One run at a time converges a device; it holds the same lock beside the MPS pipe directory as
+    M(edge_gpu.sharing.mps), and a second run waits, then fails with a busy message.
   - A device without GPUs or without a usable NVIDIA driver succeeds when the request needs no GPU
     (strategy V(none) everywhere and no workload that uses a GPU); otherwise it fails clearly.
   - On V(iotedge) the deployment manifest is written to O(iotedge_dest) (mode 0600). An empty
@@ -294,7 +296,7 @@ def put_back(module):
     control = mps_control(module, settings)
     if control is None:
         return put_back_locked(module, control)
-    with mps.converge_lock(control.pipe_directory, mps_daemon.lock_wait(control.timeout), create=False):
+    with mps.converge_lock(control.pipe_directory, mps_daemon.lock_wait(control.timeout), create=not module.check_mode):
         return put_back_locked(module, control)
 
 
@@ -325,7 +327,7 @@ def converge(module):
                          error_kind='pynvml_missing')
     # One run at a time reads and changes this device's GPU modes, MPS daemon and manifest.
     with mps.converge_lock(intent['pipe_directory'], mps_daemon.lock_wait(intent['timeout']),
-                           create=sharing.asks_for_mps(intent) and not module.check_mode):
+                           create=not module.check_mode, parents=sharing.asks_for_mps(intent)):
         return converge_locked(module, intent, control)
 
 

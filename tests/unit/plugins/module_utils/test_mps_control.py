@@ -256,21 +256,58 @@ def test_converge_lock_waits_then_says_who_is_busy(tmp_path):
         assert path == pipe + '.lock'
 
 
-def test_converge_lock_creates_nothing_unless_asked(tmp_path):
+def test_converge_lock_creates_nothing_unless_asked_and_leaves_nothing(tmp_path):
     pipe = str(tmp_path / 'mps' / 'pipe')
     with mps.converge_lock(pipe, 1, create=False) as path:
         assert path is None
     assert os.listdir(str(tmp_path)) == []
     with mps.converge_lock(pipe, 1, create=True) as path:
+        assert path is None  # its parent is missing and nothing here will start a daemon
+    assert os.listdir(str(tmp_path)) == []
+    with mps.converge_lock(pipe, 1, create=True, parents=True) as path:
         assert path == pipe + '.lock' and os.path.isfile(path)
         assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
-    # Later runs, check mode included, lock the file that now exists.
-    with mps.converge_lock(pipe, 1, create=False) as path:
-        assert path == pipe + '.lock'
+    # The parent a start needs stays; the lock file goes with the run.
+    assert os.listdir(os.path.dirname(pipe)) == []
+
+
+def test_check_mode_waits_for_a_run_in_progress(tmp_path):
+    pipe = str(tmp_path / 'pipe')
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, pipe + '.lock'], stdout=subprocess.PIPE,
+                              universal_newlines=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        clock = Clock()
+        with pytest.raises(mps.MpsError) as info:
+            with mps.converge_lock(pipe, 1, create=False, sleep=clock.sleep, clock=clock.time):
+                pass
+        assert 'busy' in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_file_replaced_while_waiting_is_locked_anew(tmp_path, monkeypatch):
+    pipe = str(tmp_path / 'pipe')
+    real_try_lock = mps._try_lock
+    replaced = []
+
+    def try_lock(fd, path):
+        if not replaced:
+            # The run before removes its file (and a third run creates a new one) as this one locks.
+            os.unlink(path)
+            with open(path, 'w'):
+                pass
+            replaced.append(path)
+        return real_try_lock(fd, path)
+    monkeypatch.setattr(mps, '_try_lock', try_lock)
+    with mps.converge_lock(pipe, 1) as path:
+        held = os.stat(path)
+        assert replaced == [path] and held.st_ino == os.stat(pipe + '.lock').st_ino
 
 
 def test_converge_lock_leaves_a_bad_parent_to_the_directory_checks(tmp_path):
     blocker = tmp_path / 'file'
     blocker.write_text('')
-    with mps.converge_lock(str(blocker / 'pipe'), 1) as path:
+    with mps.converge_lock(str(blocker / 'pipe'), 1, parents=True) as path:
         assert path is None
