@@ -142,9 +142,9 @@ def converge_lock(pipe_directory, wait, create=True, parents=False, sleep=time.s
         if locked:
             continue  # the run before removed the file as this one opened it: lock the next one
         if clock() >= deadline:
-            raise MpsError('busy: another run%s is changing the MPS daemon of %s and still holds %s after %ss; '
-                           'run again when it has finished'
-                           % ('' if holder is None else ' (pid %d)' % holder, pipe_directory, path, wait))
+            who = 'another run' if holder is None else 'another run (pid %s)' % holder
+            raise MpsError('busy: %s is changing the MPS daemon of %s and still holds %s after %ss; '
+                           'run again when it has finished' % (who, pipe_directory, path, wait))
         sleep(0.2)
     try:
         yield path
@@ -229,9 +229,9 @@ class MpsControl(object):
                 pid = self.pid()
             except OSError:
                 pid = None
-            raise MpsError('the MPS control daemon%s did not answer %s within %ss (%s was stopped after that long); '
-                           'control log:\n%s' % ('' if pid is None else ' (pid %d)' % pid, what, self.timeout,
-                                                  self.binary, self.log_tail()))
+            daemon = 'the MPS control daemon' if pid is None else 'the MPS control daemon (pid %s)' % pid
+            raise MpsError('%s did not answer %s within %ss (%s was stopped after that long); control log:\n%s'
+                           % (daemon, what, self.timeout, self.binary, self.log_tail()))
 
     def using_log_directory(self, log_directory):
         """The same daemon addressed with another log directory (the one a running daemon uses)."""

@@ -52,8 +52,8 @@ def device_lines(info):
     """The summary of one device's ``gpu_info`` result, as a list of lines."""
     if not info.get('available'):
         return ['no usable NVML: %s' % info.get('unavailable_reason')]
-    header = 'driver %s, CUDA %s, %d GPU(s)' % (_na(info['driver_version'], '%s'), _na(info['cuda_driver_version'], '%s'),
-                                                 info['gpu_count'])
+    header = 'driver %s, CUDA %s, %d GPU(s)' % (
+        _na(info['driver_version'], '%s'), _na(info['cuda_driver_version'], '%s'), info['gpu_count'])
     daemon = info.get('mps_daemon') or {}
     if daemon.get('running'):
         header += ', MPS control daemon pid %d' % daemon['pid']

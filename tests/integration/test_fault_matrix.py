@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -249,7 +250,8 @@ def start_daemon(where, binary=MPS_CONTROL, env=None):
 
 def test_mps_faults(sim_root, tmp_path):
     single = fleet.load_device('t4_single')
-    stand_in_path = os.pathsep.join([STAND_INS, SYSTEM_PATH])
+    # The stand-in is a Python script (#!/usr/bin/env python): the venv's python is on the path.
+    stand_in_path = os.pathsep.join([STAND_INS, os.path.dirname(sys.executable), SYSTEM_PATH])
     missing = Device(sim_root, 'no-control-program', data=single, path=SYSTEM_PATH)
     killed = Device(sim_root, 'daemon-killed', data=single)
     silent = Device(sim_root, 'never-answers', data=single, path=stand_in_path)
@@ -281,7 +283,7 @@ def test_mps_faults(sim_root, tmp_path):
 
     # A daemon that ran fine and now hangs: the module must give up on it, naming it, not hang.
     where = dirs(sim_root, silent_running.name)
-    hanging_pid = start_daemon(where, os.path.join(STAND_INS, 'nvidia-cuda-mps-control'))
+    hanging_pid = start_daemon(where, os.path.join(STAND_INS, 'nvidia-cuda-mps-control'), {'PATH': stand_in_path})
     silent_running.cases['mps'] = [dict(where, state='configured', default_active_thread_percentage=20, timeout=2),
                                    dict(where, state='stopped', timeout=2)]
     before = dict((device.name, nvml_state(sim_root, device.name)) for device in devices)
@@ -380,8 +382,7 @@ def test_sigint_mid_converge_then_two_reruns_at_once_then_idempotent(fleet_hosts
                 time.sleep(1.0)
                 os.killpg(proc.pid, signal.SIGINT)
                 break
-        rest, _ = proc.communicate(timeout=120)
-        output.append(rest)
+        output.append(proc.communicate(timeout=120)[0])
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -404,7 +405,7 @@ def test_sigint_mid_converge_then_two_reruns_at_once_then_idempotent(fleet_hosts
                                       stderr=subprocess.STDOUT, universal_newlines=True))
     succeeded = set()
     for proc in procs:
-        output, _ = proc.communicate(timeout=300)
+        output = proc.communicate(timeout=300)[0]
         assert 'Traceback' not in output and 'MODULE FAILURE' not in output, output[-3000:]
         counts = recap(output)
         assert sorted(counts) == SIGINT_HOSTS and not [h for h, c in counts.items() if c['unreachable']], output[-3000:]
@@ -442,7 +443,7 @@ def test_two_mps_runs_on_one_device_at_once(sim_root, tmp_path):
                                                     universal_newlines=True)))
     results = []
     for results_dir, proc in procs:
-        output, _ = proc.communicate(timeout=120)
+        output = proc.communicate(timeout=120)[0]
         assert proc.returncode == 0, output
         with open(os.path.join(results_dir, device.name + '.json')) as handle:
             results.extend(json.load(handle)['mps'])
