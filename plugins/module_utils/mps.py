@@ -17,6 +17,7 @@ import fcntl
 import os
 import signal
 import struct
+import sys
 import time
 from contextlib import contextmanager
 
@@ -172,6 +173,18 @@ def daemon_status(pipe_directory):
 # coreutils' timeout exits 124 when it had to stop the command.
 _TIMED_OUT = 124
 
+# Where coreutils' timeout is missing (a minimal image), the module's own interpreter bounds the
+# call instead, with the same exit code: no call to the control program may block the task.
+_PYTHON_TIMEOUT = '''import os, signal, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], start_new_session=True)
+try:
+    sys.exit(proc.wait(float(sys.argv[1])))
+except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    sys.exit(124)
+'''
+
 
 def find_control_binary(name, get_bin_path):
     """The control program: a name looked up on PATH and in ``SYSTEM_BIN_DIRS`` through
@@ -220,11 +233,11 @@ class MpsControl(object):
         # (and the task) for ever; coreutils' timeout bounds every call.
         command = [self.binary] + list(args)
         if self.timeout_binary:
-            command = [self.timeout_binary, str(self.timeout)] + command
-        return command
+            return [self.timeout_binary, str(self.timeout)] + command
+        return [sys.executable, '-c', _PYTHON_TIMEOUT, str(self.timeout)] + command
 
     def _check_hung(self, rc, what):
-        if self.timeout_binary and rc == _TIMED_OUT:
+        if rc == _TIMED_OUT:
             try:
                 pid = self.pid()
             except OSError:

@@ -111,7 +111,8 @@ options:
     description:
       - Seconds to wait for the daemon to answer a command, to serve after starting, or to exit
         after C(quit). Every call to the control program is bounded by it (with coreutils'
-        C(timeout)), so a hung daemon fails the task instead of blocking it.
+        C(timeout), or the module's own interpreter where that is not installed), so a hung daemon
+        fails the task instead of blocking it.
     type: int
     default: 10
 notes:

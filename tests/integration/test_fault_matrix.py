@@ -379,7 +379,7 @@ def test_sigint_mid_converge_then_two_reruns_at_once_then_idempotent(fleet_hosts
             output.append(line)
             if "Converge the device's GPU sharing" in line:
                 # The modules are starting on the devices: interrupt them in the middle.
-                time.sleep(1.0)
+                time.sleep(0.5)
                 os.killpg(proc.pid, signal.SIGINT)
                 break
         output.append(proc.communicate(timeout=120)[0])

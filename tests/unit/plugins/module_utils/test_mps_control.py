@@ -166,9 +166,32 @@ def test_daemon_that_does_not_exit_after_quit_times_out(control, mps_daemon, mon
     assert 'did not exit within 2s of quit' in str(info.value)
 
 
-def test_without_coreutils_timeout_the_command_is_plain(mps_daemon, tmp_path):
-    control = mps.MpsControl(mps_daemon.run_command, mps_daemon.BINARY, str(tmp_path), str(tmp_path))
-    assert control._command('-d') == [mps_daemon.BINARY, '-d']
+def run_command(args, data=None, environ_update=None, **_kwargs):
+    """AnsibleModule.run_command's contract, enough for MpsControl."""
+    proc = subprocess.run(args, input=data, env=dict(os.environ, **(environ_update or {})), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_without_coreutils_timeout_the_interpreter_bounds_every_call(tmp_path):
+    hangs = tmp_path / 'nvidia-cuda-mps-control'
+    hangs.write_text('#!/bin/sh\nsleep 30\n')
+    hangs.chmod(0o755)
+    control = mps.MpsControl(run_command, str(hangs), str(tmp_path), str(tmp_path), timeout=1)
+    assert control._command('-d')[-2:] == [str(hangs), '-d'] and control._command('-d')[0] == sys.executable
+    begun = time.time()
+    with pytest.raises(mps.MpsError) as info:
+        control.query('get_server_list')
+    assert time.time() - begun < 20
+    assert "did not answer 'get_server_list' within 1s" in str(info.value)
+
+
+def test_without_coreutils_timeout_an_answer_passes_through(tmp_path):
+    answers = tmp_path / 'nvidia-cuda-mps-control'
+    answers.write_text('#!/bin/sh\nread command\necho "42.0"\n')
+    answers.chmod(0o755)
+    control = mps.MpsControl(run_command, str(answers), str(tmp_path), str(tmp_path), timeout=5)
+    assert control.active_thread_percentage() == 42.0
 
 
 @pytest.mark.parametrize('stops', [True, False])
