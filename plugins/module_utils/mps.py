@@ -15,8 +15,11 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import signal
 import struct
+import sys
 import time
+from contextlib import contextmanager
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import MpsError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import memory_text, number_text
@@ -33,6 +36,19 @@ CONTROL_LOCK = 'control_lock'
 # struct flock on Linux: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid
 _FLOCK = 'hhqqi'
 
+# Our own lock, beside the pipe directory (``<pipe_directory>.lock``): one run at a time reads
+# and changes a daemon (and, for gpu_sharing, the GPU modes and manifest that go with it).
+CONVERGE_LOCK_SUFFIX = '.lock'
+
+
+def _lock_holder(fd):
+    """The pid holding a POSIX write lock on ``fd``'s file, or ``None``."""
+    query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+    lock_type, _whence, _start, _length, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    if lock_type == fcntl.F_UNLCK or pid <= 0:
+        return None
+    return pid
+
 
 def daemon_pid(pipe_directory):
     """The pid of the control daemon serving ``pipe_directory``, or ``None``.
@@ -48,13 +64,98 @@ def daemon_pid(pipe_directory):
             return None
         raise
     try:
-        query = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-        lock_type, _whence, _start, _length, pid = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, query))
+        return _lock_holder(fd)
     finally:
         os.close(fd)
-    if lock_type == fcntl.F_UNLCK or pid <= 0:
-        return None
-    return pid
+
+
+def converge_lock_path(pipe_directory):
+    return pipe_directory.rstrip(os.sep) + CONVERGE_LOCK_SUFFIX
+
+
+def _open_converge_lock(path, create, parents):
+    """The lock file's descriptor, or ``None`` where there is nothing to lock (see ``converge_lock``)."""
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        if not (create and parents) or os.path.lexists(parent):
+            return None
+        try:
+            os.makedirs(parent, 0o755)
+        except OSError:
+            return None  # the pipe directory's own checks say why it cannot be created
+    try:
+        return os.open(path, os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
+    except OSError as exc:
+        if not create:
+            return None  # no lock file yet (nothing ever changed here), or not ours to lock
+        raise MpsError('cannot open the lock file %s: %s' % (path, exc.strerror))
+
+
+def _same_file(fd, path):
+    """Whether ``path`` still names the file open as ``fd`` (the run before may have removed it)."""
+    try:
+        now = os.lstat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _try_lock(fd, path):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except (IOError, OSError) as exc:
+        if exc.errno not in (errno.EACCES, errno.EAGAIN):
+            raise MpsError('cannot lock %s: %s' % (path, exc.strerror))
+        return False
+
+
+@contextmanager
+def converge_lock(pipe_directory, wait, create=True, parents=False, sleep=time.sleep, clock=time.time):
+    """Hold ``<pipe_directory>.lock`` while one run reads and changes the daemon of ``pipe_directory``.
+
+    Two runs against one device (two ansible-playbook runs, or a run and an operator's) would
+    otherwise both find no daemon and both start one, or interleave their defaults. The second
+    run waits up to ``wait`` seconds, then fails with a message naming the lock and its holder.
+    The holder removes the file when it is done, so a device keeps no trace of a run (a run
+    that finds it replaced locks the new one). ``create=False`` (check mode) creates nothing: it
+    waits only for a run in progress; ``parents`` (a run that may start the daemon) creates the
+    pipe directory's parent when it is missing. Yields the lock file's path, or ``None`` when
+    nothing was locked.
+    """
+    path = converge_lock_path(pipe_directory)
+    deadline = clock() + wait
+    while True:
+        fd = _open_converge_lock(path, create, parents)
+        if fd is None:
+            yield None
+            return
+        try:
+            locked = _try_lock(fd, path)
+            if locked and _same_file(fd, path):
+                break
+            holder = None if locked else _lock_holder(fd)
+        except Exception:
+            os.close(fd)
+            raise
+        os.close(fd)
+        if locked:
+            continue  # the run before removed the file as this one opened it: lock the next one
+        if clock() >= deadline:
+            who = 'another run' if holder is None else 'another run (pid %s)' % holder
+            raise MpsError('busy: %s is changing the MPS daemon of %s and still holds %s after %ss; '
+                           'run again when it has finished' % (who, pipe_directory, path, wait))
+        sleep(0.2)
+    try:
+        yield path
+    finally:
+        try:
+            if _same_file(fd, path):
+                os.unlink(path)
+        except OSError:
+            pass  # a lock file left behind only costs the next run an open()
+        os.close(fd)
 
 
 def daemon_status(pipe_directory):
@@ -71,6 +172,18 @@ def daemon_status(pipe_directory):
 
 # coreutils' timeout exits 124 when it had to stop the command.
 _TIMED_OUT = 124
+
+# Where coreutils' timeout is missing (a minimal image), the module's own interpreter bounds the
+# call instead, with the same exit code: no call to the control program may block the task.
+_PYTHON_TIMEOUT = '''import os, signal, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:], start_new_session=True)
+try:
+    sys.exit(proc.wait(float(sys.argv[1])))
+except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    sys.exit(124)
+'''
 
 
 def find_control_binary(name, get_bin_path):
@@ -120,13 +233,18 @@ class MpsControl(object):
         # (and the task) for ever; coreutils' timeout bounds every call.
         command = [self.binary] + list(args)
         if self.timeout_binary:
-            command = [self.timeout_binary, str(self.timeout)] + command
-        return command
+            return [self.timeout_binary, str(self.timeout)] + command
+        return [sys.executable, '-c', _PYTHON_TIMEOUT, str(self.timeout)] + command
 
     def _check_hung(self, rc, what):
-        if self.timeout_binary and rc == _TIMED_OUT:
-            raise MpsError('the MPS control daemon did not answer %s within %ss; control log:\n%s'
-                           % (what, self.timeout, self.log_tail()))
+        if rc == _TIMED_OUT:
+            try:
+                pid = self.pid()
+            except OSError:
+                pid = None
+            daemon = 'the MPS control daemon' if pid is None else 'the MPS control daemon (pid %s)' % pid
+            raise MpsError('%s did not answer %s within %ss (%s was stopped after that long); control log:\n%s'
+                           % (daemon, what, self.timeout, self.binary, self.log_tail()))
 
     def using_log_directory(self, log_directory):
         """The same daemon addressed with another log directory (the one a running daemon uses)."""
@@ -211,15 +329,26 @@ class MpsControl(object):
         return value
 
     def start(self, visible_devices=None):
-        """Start the daemon and wait until it answers; ``MpsError`` with its log otherwise."""
+        """Start the daemon and wait until it answers; ``MpsError`` with its log otherwise.
+
+        A daemon that this call started but that never answers is stopped again (it does not
+        answer ``quit`` either, so with a signal); the message says so, or gives its pid.
+        """
         environ = dict(self.environ)
         if visible_devices:
             environ['CUDA_VISIBLE_DEVICES'] = ','.join(visible_devices)
-        rc, out, err = self.run_command(self._command('-d'), environ_update=environ, check_rc=False)
-        self._check_hung(rc, 'while starting')
-        if rc != 0:
-            raise MpsError('%s -d failed to start the MPS control daemon (rc=%d): %s\ncontrol log:\n%s'
-                           % (self.binary, rc, ((out or '') + (err or '')).strip() or '(no output)', self.log_tail()))
+        try:
+            rc, out, err = self.run_command(self._command('-d'), environ_update=environ, check_rc=False)
+            self._check_hung(rc, 'while starting')
+            if rc != 0:
+                raise MpsError('%s -d failed to start the MPS control daemon (rc=%d): %s\ncontrol log:\n%s'
+                               % (self.binary, rc, ((out or '') + (err or '')).strip() or '(no output)',
+                                  self.log_tail()))
+            return self._wait_until_serving()
+        except MpsError as exc:
+            raise MpsError('%s%s' % (exc, self._stop_unanswering()))
+
+    def _wait_until_serving(self):
         deadline = self.clock() + self.timeout
         while True:
             if self.pid() is not None:
@@ -233,14 +362,50 @@ class MpsControl(object):
                                % (self.timeout, self.log_tail()))
             self.sleep(0.1)
 
+    def _stop_unanswering(self):
+        """Stop the daemon a failed start left holding the pipe directory; says what became of it."""
+        try:
+            pid = self.pid()
+        except OSError:
+            return ''
+        if pid is None:
+            return ''
+        if self._terminate(pid):
+            return '; the daemon this task started (pid %d) was stopped again' % pid
+        return ('; the daemon this task started (pid %d) could not be stopped and is left running: stop it '
+                '(kill %d) before the next run' % (pid, pid))
+
+    def _terminate(self, pid):
+        """SIGTERM, then SIGKILL, to ``pid`` if it is this control program; whether it is gone."""
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                cmdline = handle.read()
+        except (IOError, OSError):
+            return self.pid() != pid
+        if os.path.basename(self.binary).encode() not in cmdline:
+            return False
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except OSError as exc:
+                if exc.errno == errno.ESRCH:
+                    return True
+                return False
+            deadline = self.clock() + min(self.timeout, 5)
+            while self.clock() < deadline:
+                if self.pid() != pid:
+                    return True
+                self.sleep(0.1)
+        return self.pid() != pid
+
     def stop(self):
         """Send ``quit`` and wait (bounded) until the daemon and its servers are gone."""
         self.query('quit')
         deadline = self.clock() + self.timeout
         while self.pid() is not None:
             if self.clock() >= deadline:
-                raise MpsError('the MPS control daemon did not exit within %ss of quit; control log:\n%s'
-                               % (self.timeout, self.log_tail()))
+                raise MpsError('the MPS control daemon (pid %s) did not exit within %ss of quit; control log:\n%s'
+                               % (self.pid(), self.timeout, self.log_tail()))
             self.sleep(0.1)
 
 

@@ -413,8 +413,18 @@ def converge(control, request, check_mode):
     if visible is None and request['wanted'].get(PINNED) and request['state'] != STOPPED:
         count = gpu_count()
     devices = device_ordinals(request['wanted'], visible, count)
-    control, current, the_plan = prepare(control, request, visible, devices, check_mode)
-    planned = difference(current, the_plan.desired)
-    if check_mode or not planned.changed:
-        return planned.changed, planned
-    return True, difference(current, apply(control, current, the_plan, visible))
+    # One run at a time reads and changes this daemon (see mps.converge_lock); only a run that
+    # may start it creates the directories the lock file needs.
+    with mps.converge_lock(request['pipe_directory'], lock_wait(control.timeout), create=not check_mode,
+                           parents=request['state'] == STARTED):
+        control, current, the_plan = prepare(control, request, visible, devices, check_mode)
+        planned = difference(current, the_plan.desired)
+        if check_mode or not planned.changed:
+            return planned.changed, planned
+        return True, difference(current, apply(control, current, the_plan, visible))
+
+
+def lock_wait(timeout):
+    """How long a run waits for another run on the same daemon: a start, a restart and its
+    defaults take a few daemon timeouts at most."""
+    return 3 * timeout

@@ -115,10 +115,15 @@ def text(value):
     return value
 
 
+# What a GPU or driver answers for a field it does not have. A GPU without the feature answers
+# NOT_SUPPORTED; a driver older than the binding's call (a 470 driver and nvidia-ml-py's _v3
+# process list), or a partial NVML such as Jetson/Tegra's, answers FUNCTION_NOT_FOUND; some
+# calls answer NOT_FOUND for an object the GPU lacks (no PCI device on an integrated GPU).
+_FIELD_ABSENT = (ERROR_NOT_SUPPORTED, ERROR_FUNCTION_NOT_FOUND, ERROR_NOT_FOUND)
+
+
 def _is_not_supported(exc):
-    # A GPU without the feature answers NOT_SUPPORTED; a driver older than the binding's call
-    # (for example a 470 driver and nvidia-ml-py's _v3 process list) answers FUNCTION_NOT_FOUND.
-    return getattr(exc, 'value', None) in (ERROR_NOT_SUPPORTED, ERROR_FUNCTION_NOT_FOUND)
+    return getattr(exc, 'value', None) in _FIELD_ABSENT
 
 
 class Nvml(object):
@@ -149,7 +154,7 @@ class Nvml(object):
         lib = self.lib
         cuda = self.optional('reading the CUDA driver version', lib.nvmlSystemGetCudaDriverVersion)
         return {
-            'driver_version': text(self.call('reading the driver version', lib.nvmlSystemGetDriverVersion)),
+            'driver_version': text(self.optional('reading the driver version', lib.nvmlSystemGetDriverVersion)),
             'cuda_driver_version': cuda_version_string(cuda),
             'nvml_version': text(self.optional('reading the NVML version', lib.nvmlSystemGetNVMLVersion)),
         }
@@ -221,16 +226,17 @@ class Nvml(object):
         """Everything the collection reports about one GPU, as plain data."""
         lib = self.lib
         doing = 'reading %%s of GPU %d' % index
-        pci = self.call(doing % 'the PCI info', lib.nvmlDeviceGetPciInfo, handle)
+        # An integrated GPU (Jetson/Tegra) has no PCI device: its bus id is None, not an error.
+        pci = self.optional(doing % 'the PCI info', lib.nvmlDeviceGetPciInfo, handle)
         capability = self.optional(doing % 'the compute capability', lib.nvmlDeviceGetCudaComputeCapability, handle)
         memory = self.optional(doing % 'the memory info', lib.nvmlDeviceGetMemoryInfo, handle)
         utilization = self.optional(doing % 'the utilization', lib.nvmlDeviceGetUtilizationRates, handle)
         power = self.optional(doing % 'the power draw', lib.nvmlDeviceGetPowerUsage, handle)
         gpu = {
             'index': index,
-            'name': text(self.call(doing % 'the name', lib.nvmlDeviceGetName, handle)),
+            'name': text(self.optional(doing % 'the name', lib.nvmlDeviceGetName, handle)),
             'uuid': self.uuid(index, handle),
-            'pci_bus_id': text(pci.busId),
+            'pci_bus_id': None if pci is None else text(pci.busId),
             'compute_capability': None if capability is None else '%d.%d' % tuple(capability),
             'memory': None if memory is None else {
                 'total': memory.total, 'used': memory.used, 'free': memory.free},
@@ -249,9 +255,13 @@ class Nvml(object):
         return gpu
 
     def processes(self, index, handle):
-        """Compute processes on a GPU, typed the way nvidia-smi types them (``C`` / ``M+C``)."""
+        """Compute processes on a GPU, typed the way nvidia-smi types them (``C`` / ``M+C``);
+        ``None`` where NVML cannot list them (for example on Jetson/Tegra)."""
         compute = self._process_list(index, handle, 'compute', 'nvmlDeviceGetComputeRunningProcesses')
         mps_clients = self._process_list(index, handle, 'MPS client', 'nvmlDeviceGetMPSComputeRunningProcesses')
+        if compute is None and mps_clients is None:
+            return None
+        compute, mps_clients = compute or [], mps_clients or []
         mps_pids = set(proc.pid for proc in mps_clients)
         by_pid = {}
         for proc in list(compute) + list(mps_clients):
@@ -270,18 +280,22 @@ class Nvml(object):
 
     def _process_list(self, index, handle, kind, function):
         """A process list, from the binding's newest call or, on drivers older than that
-        call (FUNCTION_NOT_FOUND), from its ``_v2`` form, so no running process is missed."""
+        call (FUNCTION_NOT_FOUND), from its ``_v2`` form, so no running process is missed;
+        ``None`` when neither is supported."""
         doing = 'listing %s processes on GPU %d' % (kind, index)
         for name in (function, function + '_v2'):
+            call = getattr(self.lib, name, None)
+            if call is None:
+                continue
             try:
-                return getattr(self.lib, name)(handle) or []
+                return call(handle) or []
             except self.lib.NVMLError as exc:
                 if getattr(exc, 'value', None) == ERROR_FUNCTION_NOT_FOUND:
                     continue
                 if _is_not_supported(exc):
-                    return []
+                    return None
                 raise describe_error(exc, doing)
-        return []
+        return None
 
     def process_name(self, pid):
         try:

@@ -31,13 +31,15 @@ def gpu_line(gpu):
     processes = gpu.get('processes')
     parts = [
         'GPU %d' % gpu['index'],
-        gpu['name'],
-        gpu['pci_bus_id'],
+        gpu['name'] or 'N/A',
+        # An integrated GPU (Jetson/Tegra) has no PCI bus id.
+        gpu['pci_bus_id'] or 'N/A',
         'N/A' if memory is None else '%dMiB / %dMiB' % (memory['used'] // MIB, memory['total'] // MIB),
         'util ' + ('N/A' if utilization is None else '%d%%' % utilization['gpu']),
         _na(gpu.get('temperature'), '%dC'),
         _na(gpu.get('power_draw'), '%.1fW'),
-        _SMI_COMPUTE_MODES.get(gpu.get('compute_mode'), str(gpu.get('compute_mode'))),
+        _na(gpu.get('compute_mode'), '%s') if gpu.get('compute_mode') not in _SMI_COMPUTE_MODES
+        else _SMI_COMPUTE_MODES[gpu['compute_mode']],
     ]
     if mig_enabled(gpu):
         parts.append('MIG')
@@ -70,7 +72,8 @@ def device_lines(info):
     check_info(info, 'gpu_summary')
     if not info.get('available'):
         return ['no usable NVML: %s' % info.get('unavailable_reason')]
-    header = 'driver %s, CUDA %s, %d GPU(s)' % (info['driver_version'], info['cuda_driver_version'], info['gpu_count'])
+    header = 'driver %s, CUDA %s, %d GPU(s)' % (
+        _na(info['driver_version'], '%s'), _na(info['cuda_driver_version'], '%s'), info['gpu_count'])
     daemon = info.get('mps_daemon') or {}
     if daemon.get('running'):
         header += ', MPS control daemon pid %d' % daemon['pid']

@@ -106,6 +106,11 @@ def needs_gpu(intent):
     return any(not isinstance(w, dict) or w.get('gpu') != 'none' for w in intent['workloads'])
 
 
+def asks_for_mps(intent):
+    """Whether the request puts any GPU under MPS (only then may a run create the daemon's lock file)."""
+    return intent['strategy'] == MPS or MPS in intent['gpu_strategies'].values()
+
+
 # ---- the desired state (pure) ------------------------------------------------------------
 
 def strategies_by_gpu(intent, gpus):

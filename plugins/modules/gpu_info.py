@@ -19,7 +19,9 @@ description:
   - Everything is read in-process through NVML with a single initialise/shutdown; no
     C(nvidia-smi) process is started.
   - Also reports whether an MPS control daemon serves a given pipe directory.
-  - Fields a GPU does not support (for example MIG mode on a Tesla T4) are returned as V(null).
+  - Fields a GPU does not support (for example MIG mode on a Tesla T4) are returned as V(null); so
+    are the many fields NVML does not answer on Jetson/Tegra-class devices (PCI information,
+    memory, utilization, processes, compute and persistence modes).
 author:
   - Edge GPU maintainers (@edge-gpu)
 requirements:
@@ -155,7 +157,7 @@ gpu_info:
           type: str
           sample: GPU-4d4a8e3c-9a37-4c1e-8a4d-2f6e5b1c0a97
         pci_bus_id:
-          description: PCI bus id.
+          description: PCI bus id, V(null) where NVML reports none (integrated Jetson/Tegra GPUs).
           type: str
           sample: 00000000:3B:00.0
         compute_capability:
@@ -219,7 +221,10 @@ gpu_info:
               type: str
               sample: enabled
         processes:
-          description: Compute processes on the GPU (absent with O(processes=false)).
+          description:
+            - Compute processes on the GPU (absent with O(processes=false)).
+            - V(null) where NVML cannot list them (for example on Jetson/Tegra), which is not the
+              same as an empty list (no process).
           type: list
           elements: dict
           contains:

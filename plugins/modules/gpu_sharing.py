@@ -26,6 +26,8 @@ description:
     the device plugin config it returns for Kubernetes never enables the plugin's own MPS.
   - Everything is validated before anything changes; an invalid request fails naming the value. If a
     step fails part-way (a GPU mode, the daemon, the manifest), the steps already done are undone.
+  - One run at a time converges a device; it holds the same lock beside the MPS pipe directory as
+    M(edge_gpu.sharing.mps), and a second run waits, then fails with a busy message.
   - A device without GPUs or without a usable NVIDIA driver succeeds when the request needs no GPU
     (strategy V(none) everywhere and no workload that uses a GPU); otherwise it fails clearly.
   - On V(iotedge) the deployment manifest is written to O(iotedge_dest) (mode 0600). An empty
@@ -246,7 +248,7 @@ import hashlib
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, nvml, sharing
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, mps_daemon, nvml, sharing
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
@@ -315,7 +317,15 @@ def mps_control(module, settings):
 
 def put_back(module):
     """``restore``: undo what an earlier run changed (``site.yml`` does this when a health check fails)."""
-    control = mps_control(module, module.params['restore'])
+    settings = module.params['restore']
+    control = mps_control(module, settings)
+    if control is None:
+        return put_back_locked(module, control)
+    with mps.converge_lock(control.pipe_directory, mps_daemon.lock_wait(control.timeout), create=not module.check_mode):
+        return put_back_locked(module, control)
+
+
+def put_back_locked(module, control):
     files = Files(module)
     try:
         with nvml.nvml_session() as session:
@@ -337,11 +347,18 @@ def converge(module):
     if module.params['restore'] is not None:
         return put_back(module)
     intent = sharing.parse_intent(module.params)
-    files = Files(module)
     control = mps_control(module, module.params)
     if nvml.pynvml is None and sharing.needs_gpu(intent):
         module.fail_json(msg=missing_required_lib(nvml.PYNVML_PACKAGE), exception=nvml.PYNVML_IMPORT_ERROR,
                          error_kind='pynvml_missing')
+    # One run at a time reads and changes this device's GPU modes, MPS daemon and manifest.
+    with mps.converge_lock(intent['pipe_directory'], mps_daemon.lock_wait(intent['timeout']),
+                           create=not module.check_mode, parents=sharing.asks_for_mps(intent)):
+        return converge_locked(module, intent, control)
+
+
+def converge_locked(module, intent, control):
+    files = Files(module)
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)

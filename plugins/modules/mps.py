@@ -116,12 +116,21 @@ options:
     description:
       - Seconds to wait for the daemon to answer a command, to serve after starting, or to exit
         after C(quit). Every call to the control program is bounded by it (with coreutils'
-        C(timeout)), so a hung daemon fails the task instead of blocking it.
+        C(timeout), or the module's own interpreter where that is not installed), so a hung daemon
+        fails the task instead of blocking it.
     type: int
     default: 10
 notes:
   - The daemon writes no pid file; it holds a lock on C(control_lock) in its pipe directory, and
-    that lock, not the socket files it leaves behind, tells whether it runs.
+    that lock, not the socket files it leaves behind, tells whether it runs. A daemon killed
+    without C(quit) leaves those files behind; the next run starts a fresh one.
+  - One run at a time manages a daemon. The module holds a lock on the file named like the pipe
+    directory plus C(.lock) (for example C(/tmp/nvidia-mps.lock)), beside it, for as long as the run
+    lasts, and removes it after; check mode creates none. A second run (another C(ansible-playbook),
+    or M(edge_gpu.sharing.gpu_sharing)) waits up to three times O(timeout), then fails with a
+    message saying which process is busy.
+  - A daemon this module started that never answers is stopped again with a signal; when that is
+    not possible the message gives its pid.
 seealso:
   - module: edge_gpu.sharing.gpu_mode
   - module: edge_gpu.sharing.gpu_info

@@ -17,7 +17,9 @@ from harness import validate_kubernetes  # pylint: disable=import-error
 # Devices with a GPU and a loaded driver; node group -> profile comes from tests/sim/inventory.yml.
 TARGET = 'all:!no_nvml'
 GROUP_PROFILES = {'t4_single': 't4-x4', 't4_single_busy': 't4-x2-strict', 't4_dual': 't4-x4',
-                  'a100_mig': 'a100-mig', 't4_legacy_bindings': 't4-x4'}
+                  'a100_mig': 'a100-mig', 't4_legacy_bindings': 't4-x4',
+                  # The Jetson-class device (no node profile of its own): the default profile.
+                  'jetson_orin': 't4-x4'}
 
 
 def load(path):

@@ -21,9 +21,10 @@ as for a non-root user), ``process_names`` (pid -> name), and ``gpus``, each wit
 ``name``, ``uuid``, ``pci_bus_id``, ``compute_capability`` ([major, minor]), ``memory``
 ({total, used, free}), ``utilization`` ({gpu, memory}), ``temperature``,
 ``power_usage``, ``compute_mode``, ``persistence_mode``, ``mig_mode`` ([current,
-pending]), ``compute_processes`` and ``mps_processes`` ([{pid, used_memory}]), and
-``errors`` (NVML function name -> ``NVML_ERROR_*`` name it raises). A field that is
-``null`` or absent raises NOT_SUPPORTED, as NVML does for what a GPU lacks.
+pending]), ``compute_processes`` and ``mps_processes`` ([{pid, used_memory}]; ``null``
+when NVML cannot list them, absent when none run), and ``errors`` (NVML function name ->
+``NVML_ERROR_*`` name it raises). A field that is ``null`` or absent raises NOT_SUPPORTED,
+as NVML does for what a GPU lacks.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -228,19 +229,23 @@ def nvmlShutdown():
     _state['init_count'] -= 1
 
 
-def nvmlSystemGetDriverVersion():
-    return _string(_device()['driver_version'])
-
-
-def nvmlSystemGetCudaDriverVersion():
-    value = _device().get('cuda_driver_version')
+def _system_field(key):
+    value = _device().get(key)
     if value is None:
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     return value
 
 
+def nvmlSystemGetDriverVersion():
+    return _string(_system_field('driver_version'))
+
+
+def nvmlSystemGetCudaDriverVersion():
+    return _system_field('cuda_driver_version')
+
+
 def nvmlSystemGetNVMLVersion():
-    return _string(_device()['nvml_version'])
+    return _string(_system_field('nvml_version'))
 
 
 def nvmlSystemGetProcessName(pid):
@@ -324,8 +329,12 @@ def nvmlDeviceGetMigMode(device):
 
 
 def _processes(handle, function, key):
+    gpu = _gpu(handle, function)
+    if key in gpu and gpu[key] is None:
+        # A GPU whose NVML cannot list processes (Jetson/Tegra); an absent key is no process.
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
     return [c_nvmlProcessInfo_t(pid=proc['pid'], usedGpuMemory=proc.get('used_memory'))
-            for proc in _gpu(handle, function).get(key, [])]
+            for proc in gpu.get(key, [])]
 
 
 def nvmlDeviceGetComputeRunningProcesses(handle):

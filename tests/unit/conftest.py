@@ -237,6 +237,16 @@ def mps_daemon(monkeypatch):
 
     daemon = FakeMpsDaemon()
     monkeypatch.setattr(mps, 'daemon_pid', lambda pipe: daemon.pid if daemon.running else None)
+    # The fake daemon's pid is made up: never signal whatever process really has it.
+    daemon.terminated = []
+
+    def terminate(control, pid):
+        daemon.terminated.append(pid)
+        if daemon.terminate_works:
+            daemon.running, daemon.pid = False, None
+        return daemon.terminate_works
+    daemon.terminate_works = True
+    monkeypatch.setattr(mps.MpsControl, '_terminate', terminate)
     monkeypatch.setattr(mps, 'daemon_environment', lambda pid: daemon.env)
     monkeypatch.setattr(basic.AnsibleModule, 'run_command',
                         lambda self, args, **kwargs: daemon.run_command(args, **kwargs))

@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -165,6 +166,171 @@ def test_daemon_that_does_not_exit_after_quit_times_out(control, mps_daemon, mon
     assert 'did not exit within 2s of quit' in str(info.value)
 
 
-def test_without_coreutils_timeout_the_command_is_plain(mps_daemon, tmp_path):
-    control = mps.MpsControl(mps_daemon.run_command, mps_daemon.BINARY, str(tmp_path), str(tmp_path))
-    assert control._command('-d') == [mps_daemon.BINARY, '-d']
+def run_command(args, data=None, environ_update=None, **_kwargs):
+    """AnsibleModule.run_command's contract, enough for MpsControl."""
+    proc = subprocess.run(args, input=data, env=dict(os.environ, **(environ_update or {})), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_without_coreutils_timeout_the_interpreter_bounds_every_call(tmp_path):
+    hangs = tmp_path / 'nvidia-cuda-mps-control'
+    hangs.write_text('#!/bin/sh\nsleep 30\n')
+    hangs.chmod(0o755)
+    control = mps.MpsControl(run_command, str(hangs), str(tmp_path), str(tmp_path), timeout=1)
+    assert control._command('-d')[-2:] == [str(hangs), '-d'] and control._command('-d')[0] == sys.executable
+    begun = time.time()
+    with pytest.raises(mps.MpsError) as info:
+        control.query('get_server_list')
+    assert time.time() - begun < 20
+    assert "did not answer 'get_server_list' within 1s" in str(info.value)
+
+
+def test_without_coreutils_timeout_an_answer_passes_through(tmp_path):
+    answers = tmp_path / 'nvidia-cuda-mps-control'
+    answers.write_text('#!/bin/sh\nread command\necho "42.0"\n')
+    answers.chmod(0o755)
+    control = mps.MpsControl(run_command, str(answers), str(tmp_path), str(tmp_path), timeout=5)
+    assert control.active_thread_percentage() == 42.0
+
+
+@pytest.mark.parametrize('stops', [True, False])
+def test_daemon_that_starts_but_never_answers_is_stopped_or_named(control, mps_daemon, stops):
+    mps_daemon.hang_on.add('get_server_list')
+    mps_daemon.terminate_works = stops
+    with pytest.raises(mps.MpsError) as info:
+        control.start()
+    assert mps_daemon.terminated == [4242]
+    assert 'did not answer' in str(info.value)
+    if stops:
+        assert 'the daemon this task started (pid 4242) was stopped again' in str(info.value)
+    else:
+        assert 'is left running' in str(info.value) and 'kill 4242' in str(info.value)
+
+
+def test_failed_start_with_no_daemon_left_signals_nothing(control, mps_daemon):
+    mps_daemon.start_rc = 1
+    with pytest.raises(mps.MpsError):
+        control.start()
+    assert mps_daemon.terminated == []
+
+
+def test_hung_call_names_the_daemon_pid(control, mps_daemon):
+    control.start()
+    mps_daemon.hang_on.add('get_default_active_thread_percentage')
+    with pytest.raises(mps.MpsError) as info:
+        control.active_thread_percentage()
+    assert 'the MPS control daemon (pid 4242) did not answer' in str(info.value)
+
+
+def stand_in(tmp_path, name):
+    """A process whose command line names ``name``, as a daemonised control program's does."""
+    script = tmp_path / name
+    script.write_text('#!/bin/sh\nsleep 30\nexit 0\n')
+    script.chmod(0o755)
+    return subprocess.Popen([str(script)])
+
+
+@pytest.mark.parametrize('name, stopped', [('nvidia-cuda-mps-control', True), ('some-other-program', False)])
+def test_terminate_signals_only_the_control_program(tmp_path, monkeypatch, name, stopped):
+    proc = stand_in(tmp_path, name)
+    try:
+        monkeypatch.setattr(mps, 'daemon_pid', lambda pipe: proc.pid if proc.poll() is None else None)
+        control = mps.MpsControl(None, str(tmp_path / 'nvidia-cuda-mps-control'), str(tmp_path), str(tmp_path),
+                                 timeout=2)
+        for _attempt in range(100):  # until the shell has exec'd the script
+            with open('/proc/%d/cmdline' % proc.pid, 'rb') as handle:
+                if name.encode() in handle.read():
+                    break
+            time.sleep(0.01)
+        assert control._terminate(proc.pid) is stopped
+        assert (proc.poll() is not None) is stopped
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+HOLDER = '''
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print('locked', flush=True)
+time.sleep(30)
+'''
+
+
+def test_converge_lock_waits_then_says_who_is_busy(tmp_path):
+    pipe = str(tmp_path / 'mps' / 'pipe')
+    os.makedirs(os.path.dirname(pipe))
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, pipe + '.lock'], stdout=subprocess.PIPE,
+                              universal_newlines=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        clock = Clock()
+        with pytest.raises(mps.MpsError) as info:
+            with mps.converge_lock(pipe, 3, sleep=clock.sleep, clock=clock.time):
+                pass
+        assert 'busy' in str(info.value) and '(pid %d)' % holder.pid in str(info.value)
+        assert pipe + '.lock' in str(info.value) and clock.now >= 3
+    finally:
+        holder.kill()
+        holder.wait()
+    with mps.converge_lock(pipe, 3) as path:
+        assert path == pipe + '.lock'
+
+
+def test_converge_lock_creates_nothing_unless_asked_and_leaves_nothing(tmp_path):
+    pipe = str(tmp_path / 'mps' / 'pipe')
+    with mps.converge_lock(pipe, 1, create=False) as path:
+        assert path is None
+    assert os.listdir(str(tmp_path)) == []
+    with mps.converge_lock(pipe, 1, create=True) as path:
+        assert path is None  # its parent is missing and nothing here will start a daemon
+    assert os.listdir(str(tmp_path)) == []
+    with mps.converge_lock(pipe, 1, create=True, parents=True) as path:
+        assert path == pipe + '.lock' and os.path.isfile(path)
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o600)
+    # The parent a start needs stays; the lock file goes with the run.
+    assert os.listdir(os.path.dirname(pipe)) == []
+
+
+def test_check_mode_waits_for_a_run_in_progress(tmp_path):
+    pipe = str(tmp_path / 'pipe')
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, pipe + '.lock'], stdout=subprocess.PIPE,
+                              universal_newlines=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        clock = Clock()
+        with pytest.raises(mps.MpsError) as info:
+            with mps.converge_lock(pipe, 1, create=False, sleep=clock.sleep, clock=clock.time):
+                pass
+        assert 'busy' in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_file_replaced_while_waiting_is_locked_anew(tmp_path, monkeypatch):
+    pipe = str(tmp_path / 'pipe')
+    real_try_lock = mps._try_lock
+    replaced = []
+
+    def try_lock(fd, path):
+        if not replaced:
+            # The run before removes its file (and a third run creates a new one) as this one locks.
+            os.unlink(path)
+            with open(path, 'w'):
+                pass
+            replaced.append(path)
+        return real_try_lock(fd, path)
+    monkeypatch.setattr(mps, '_try_lock', try_lock)
+    with mps.converge_lock(pipe, 1) as path:
+        held = os.stat(path)
+        assert replaced == [path] and held.st_ino == os.stat(pipe + '.lock').st_ino
+
+
+def test_converge_lock_leaves_a_bad_parent_to_the_directory_checks(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    with mps.converge_lock(str(blocker / 'pipe'), 1, parents=True) as path:
+        assert path is None

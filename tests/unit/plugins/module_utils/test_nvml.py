@@ -117,14 +117,15 @@ def test_old_driver_process_lists_come_from_the_v2_calls(fake_device, device_dat
     assert [(proc['pid'], proc['type']) for proc in gpus[1]['processes']] == [(3100, 'C'), (3201, 'M+C'), (3202, 'M+C')]
 
 
-def test_driver_without_any_process_call_lists_none(fake_device, device_data):
+def test_driver_without_any_process_call_reports_processes_unknown(fake_device, device_data):
     data = device_data('t4_single_busy')
     data['gpus'][0]['errors'] = dict((name, 'NVML_ERROR_FUNCTION_NOT_FOUND') for name in (
         'nvmlDeviceGetComputeRunningProcesses', 'nvmlDeviceGetComputeRunningProcesses_v2',
         'nvmlDeviceGetMPSComputeRunningProcesses', 'nvmlDeviceGetMPSComputeRunningProcesses_v2'))
     fake_device.write(data)
     _system, gpus = read_all()
-    assert gpus[0]['processes'] == []
+    # Busy, but NVML cannot say so: None (unknown), never an empty list that claims no process.
+    assert gpus[0]['processes'] is None
 
 
 def test_process_list_failure_names_the_gpu(fake_device, device_data):
@@ -146,7 +147,66 @@ def test_unsupported_cuda_version_and_process_lists(fake_device, device_data):
     fake_device.write(data)
     system, gpus = read_all()
     assert system['cuda_driver_version'] is None
-    assert gpus[0]['processes'] == []
+    assert gpus[0]['processes'] is None
+
+
+def test_mps_list_unsupported_keeps_the_compute_list(fake_device, device_data):
+    data = device_data('t4_single_busy')
+    data['gpus'][0]['errors'] = {'nvmlDeviceGetMPSComputeRunningProcesses': 'NVML_ERROR_NOT_SUPPORTED'}
+    fake_device.write(data)
+    _system, gpus = read_all()
+    pids = sorted(proc['pid'] for proc in data['gpus'][0]['compute_processes'])
+    assert [proc['pid'] for proc in gpus[0]['processes']] == pids
+    assert set(proc['type'] for proc in gpus[0]['processes']) == {'C'}
+
+
+# Every per-GPU field gpu_info returns, and the NVML call behind it (the fake's error names).
+PARTIAL_FIELDS = {
+    'name': 'nvmlDeviceGetName', 'pci_bus_id': 'nvmlDeviceGetPciInfo',
+    'compute_capability': 'nvmlDeviceGetCudaComputeCapability', 'memory': 'nvmlDeviceGetMemoryInfo',
+    'utilization': 'nvmlDeviceGetUtilizationRates', 'temperature': 'nvmlDeviceGetTemperature',
+    'power_draw': 'nvmlDeviceGetPowerUsage', 'compute_mode': 'nvmlDeviceGetComputeMode',
+    'persistence_mode': 'nvmlDeviceGetPersistenceMode', 'mig_mode': 'nvmlDeviceGetMigMode',
+}
+
+
+@pytest.mark.parametrize('error', ['NVML_ERROR_NOT_SUPPORTED', 'NVML_ERROR_NOT_FOUND', 'NVML_ERROR_FUNCTION_NOT_FOUND'])
+@pytest.mark.parametrize('field', sorted(PARTIAL_FIELDS))
+def test_each_field_a_partial_nvml_lacks_is_none(fake_device, device_data, field, error):
+    data = device_data('t4_single_busy')
+    data['gpus'][0]['errors'] = {PARTIAL_FIELDS[field]: error}
+    fake_device.write(data)
+    _system, gpus = read_all()
+    assert gpus[0][field] is None
+    assert gpus[0]['uuid'] == data['gpus'][0]['uuid']
+    others = [name for name in PARTIAL_FIELDS if name != field and gpus[0][name] is None]
+    assert others == ['mig_mode'] or others == []
+
+
+@pytest.mark.parametrize('error', ['NVML_ERROR_NOT_SUPPORTED', 'NVML_ERROR_NOT_FOUND', 'NVML_ERROR_FUNCTION_NOT_FOUND'])
+def test_system_fields_a_partial_nvml_lacks_are_none(fake_device, device_data, monkeypatch, error):
+    fake_device.use('t4_single')
+    lib = fake_device.lib
+
+    def refuse(*_args):
+        raise lib.NVMLError(getattr(lib, error))
+    for name in ('nvmlSystemGetDriverVersion', 'nvmlSystemGetCudaDriverVersion', 'nvmlSystemGetNVMLVersion'):
+        monkeypatch.setattr(lib, name, refuse)
+    system, _gpus = read_all()
+    assert system == {'driver_version': None, 'cuda_driver_version': None, 'nvml_version': None}
+
+
+def test_jetson_class_device_answers_identity_and_none_elsewhere(fake_device, device_data):
+    fake_device.use('jetson_orin')
+    raw = device_data('jetson_orin')['gpus'][0]
+    system, gpus = read_all()
+    assert system['nvml_version'] is None and system['driver_version'] == device_data('jetson_orin')['driver_version']
+    assert gpus[0]['uuid'] == raw['uuid'] and gpus[0]['name'] == raw['name']
+    assert gpus[0]['compute_capability'] == '%d.%d' % tuple(raw['compute_capability'])
+    for field in sorted(PARTIAL_FIELDS):
+        if field not in ('name', 'compute_capability'):
+            assert gpus[0][field] is None, field
+    assert gpus[0]['processes'] is None
 
 
 @pytest.mark.parametrize('error, kind, words', [

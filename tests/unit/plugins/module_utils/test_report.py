@@ -84,3 +84,13 @@ def test_fleet_summary_refuses_what_is_no_map_of_gpu_info_results(by_host, named
     with pytest.raises(InvalidOption) as raised:
         report.fleet_summary(by_host)
     assert str(raised.value).startswith('gpu_fleet_summary') and named in str(raised.value)
+
+
+def test_integrated_gpu_where_nvml_answers_only_its_identity():
+    # A Jetson/Tegra GPU: no PCI bus id, no memory, no compute mode, no process list.
+    line = report.gpu_line(gpu(name='Orin (nvgpu)', pci_bus_id=None, memory=None, utilization=None, temperature=None,
+                               power_draw=None, compute_mode=None, processes=None))
+    assert line == 'GPU 1 | Orin (nvgpu) | N/A | N/A | util N/A | N/A | N/A | N/A'
+    lines = report.device_lines({'available': True, 'driver_version': '540.4.0', 'cuda_driver_version': None,
+                                 'gpu_count': 1, 'gpus': []})
+    assert lines == ['driver 540.4.0, CUDA N/A, 1 GPU(s)']
