@@ -60,6 +60,8 @@ options:
     description:
       - The MPS pipe directory of the device (E(CUDA_MPS_PIPE_DIRECTORY)); MPS clients get it in
         their environment and mounted.
+      - An absolute, normalised path of letters, digits and C(. _ / @ + -) only, since it is written
+        unquoted into systemd units, environment files and container mounts.
     type: path
     default: /tmp/nvidia-mps
   device_ids:

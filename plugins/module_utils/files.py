@@ -72,24 +72,28 @@ def parse_mode(value, option='mode'):
     return mode
 
 
-def _uid(value, option):
+# The largest id a file may have: (uid_t)-1 means "leave unchanged" to chown.
+_MAX_ID = 2 ** 32 - 2
+
+
+def _id(value, option, lookup, what):
     text = to_text(value).strip()
     try:
-        return pwd.getpwnam(text).pw_uid
-    except KeyError:
-        if text.isdigit():
+        return lookup(text)
+    except (KeyError, ValueError):
+        # ValueError: a name with a NUL byte, which no user or group has.
+        if text.isdigit() and int(text) <= _MAX_ID:
             return int(text)
-    raise InvalidOption('%s: there is no user %r on this host' % (option, value))
+    raise InvalidOption('%s: there is no %s %r on this host (a name, or an id from 0 to %d)'
+                        % (option, what, value, _MAX_ID))
+
+
+def _uid(value, option):
+    return _id(value, option, lambda name: pwd.getpwnam(name).pw_uid, 'user')
 
 
 def _gid(value, option):
-    text = to_text(value).strip()
-    try:
-        return grp.getgrnam(text).gr_gid
-    except KeyError:
-        if text.isdigit():
-            return int(text)
-    raise InvalidOption('%s: there is no group %r on this host' % (option, value))
+    return _id(value, option, lambda name: grp.getgrnam(name).gr_gid, 'group')
 
 
 def file_attributes(params, secret=False, prefix='', dest_option='dest'):
@@ -281,16 +285,31 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def _backup(dest, info):
-    """A copy of ``dest`` beside it (as Ansible names backups); returns its path."""
+def _backup(dest, info, secret):
+    """A copy of ``dest`` beside it (as Ansible names backups); returns its path.
+
+    The copy is created exclusively, never through a link, with no access for others from the
+    start; it then gets the old file's mode (less group and others' bits where it holds
+    credentials: an old 0644 manifest must not leave a readable copy of its password).
+    """
     backup = '%s.%s.%s' % (dest, os.getpid(), time.strftime('%Y-%m-%d@%H:%M:%S~'))
+    fd = None
     try:
-        shutil.copy2(dest, backup, follow_symlinks=False)
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        with open(dest, 'rb') as source:
+            with os.fdopen(os.dup(fd), 'wb') as target:
+                shutil.copyfileobj(source, target)
+        os.fsync(fd)
         if os.geteuid() == 0:
-            os.chown(backup, info.st_uid, info.st_gid)
+            os.fchown(fd, info.st_uid, info.st_gid)
+        os.fchmod(fd, stat.S_IMODE(info.st_mode) & (~0o077 if secret else 0o7777))
     except (IOError, OSError) as exc:
-        _unlink(backup)
+        if fd is not None:
+            _unlink(backup)
         raise FileError('cannot back up %s to %s: %s' % (dest, backup, _reason(exc)))
+    finally:
+        if fd is not None:
+            os.close(fd)
     return backup
 
 
@@ -311,25 +330,24 @@ def write_file(module, dest, content, attributes=None, backup=False):
     result = {'changed': False, 'backup_file': None, 'attribute_diff': None,
               'diff': {'before_header': dest, 'after_header': dest,
                        'before': to_text(old) if old is not None else '', 'after': to_text(data)}}
-    if old != data:
-        result['changed'] = True
-        if not module.check_mode:
-            result['backup_file'] = _replace(dest, data, info, attributes, backup and old is not None)
-        return result
     before, after = attribute_changes(dest, attributes, info)
     if before:
         result['attribute_diff'] = {'before_header': '%s (attributes)' % dest,
                                     'after_header': '%s (attributes)' % dest, 'before': before, 'after': after}
         result['changed'] = True
+    if old != data:
+        result['changed'] = True
         if not module.check_mode:
-            _set_attributes(dest, info, attributes)
+            result['backup_file'] = _replace(dest, data, info, attributes, backup and old is not None)
+    elif before and not module.check_mode:
+        _set_attributes(dest, info, attributes)
     return result
 
 
 def diffs(written):
     """What changed in one ``write_file`` result, as a list of diffs (empty when nothing did)."""
-    return [diff for diff in (written['diff'] if written['changed'] and written['attribute_diff'] is None else None,
-                              written['attribute_diff']) if diff]
+    content_changed = written['diff']['before'] != written['diff']['after']
+    return [diff for diff in (written['diff'] if content_changed else None, written['attribute_diff']) if diff]
 
 
 def module_diff(written):
@@ -346,6 +364,9 @@ def _set_attributes(dest, info, attributes):
     except OSError as exc:
         raise _error('open', dest, exc)
     try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+            raise FileError('%s was replaced while this task ran; run it again' % dest)
         if (uid is not None and uid != info.st_uid) or (gid is not None and gid != info.st_gid):
             os.fchown(fd, info.st_uid if uid is None else uid, info.st_gid if gid is None else gid)
         if mode is not None and stat.S_IMODE(info.st_mode) != mode:
@@ -369,7 +390,7 @@ def _replace(dest, data, info, attributes, backup):
     tmp = backup_file = None
     try:
         if backup:
-            backup_file = _backup(dest, info)
+            backup_file = _backup(dest, info, attributes['secret'])
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(dest))
         except OSError as exc:
@@ -400,7 +421,7 @@ def _replace(dest, data, info, attributes, backup):
             raise _error('replace', dest, exc)
         tmp = None
         _fsync_directory(directory)
-    except FileError:
+    except BaseException:
         _unlink(tmp)
         _unlink(backup_file)
         _remove_dirs(created)

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import signal
+import stat
 import struct
 import sys
 import time
@@ -84,11 +85,21 @@ def _open_converge_lock(path, create, parents):
         except OSError:
             return None  # the pipe directory's own checks say why it cannot be created
     try:
-        return os.open(path, os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0), 0o600)
     except OSError as exc:
         if not create:
             return None  # no lock file yet (nothing ever changed here), or not ours to lock
+        if exc.errno == errno.ELOOP:
+            raise MpsError('the lock file %s is a symbolic link; remove it' % path)
         raise MpsError('cannot open the lock file %s: %s' % (path, exc.strerror))
+    # Beside a pipe directory in /tmp, another user could plant the lock: a file of theirs (or one
+    # anybody may write) is refused, as a pipe directory of theirs is.
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+        os.close(fd)
+        raise MpsError('the lock file %s is not a regular file of root or this user with no write access for '
+                       'others (owner uid %d, mode %04o); remove it' % (path, info.st_uid, stat.S_IMODE(info.st_mode)))
+    return fd
 
 
 def _same_file(fd, path):
@@ -337,6 +348,13 @@ class MpsControl(object):
         environ = dict(self.environ)
         if visible_devices:
             environ['CUDA_VISIBLE_DEVICES'] = ','.join(visible_devices)
+        # A daemon that was there before this start (or that "-d" refused to replace) is not
+        # this task's to stop.
+        try:
+            before = self.pid()
+        except OSError:
+            before = None
+        rc = None
         try:
             rc, out, err = self.run_command(self._command('-d'), environ_update=environ, check_rc=False)
             self._check_hung(rc, 'while starting')
@@ -346,7 +364,8 @@ class MpsControl(object):
                                   self.log_tail()))
             return self._wait_until_serving()
         except MpsError as exc:
-            raise MpsError('%s%s' % (exc, self._stop_unanswering()))
+            started = rc in (0, _TIMED_OUT)
+            raise MpsError('%s%s' % (exc, self._stop_unanswering(before) if started else ''))
 
     def _wait_until_serving(self):
         deadline = self.clock() + self.timeout
@@ -362,13 +381,14 @@ class MpsControl(object):
                                % (self.timeout, self.log_tail()))
             self.sleep(0.1)
 
-    def _stop_unanswering(self):
-        """Stop the daemon a failed start left holding the pipe directory; says what became of it."""
+    def _stop_unanswering(self, before=None):
+        """Stop the daemon a failed start left holding the pipe directory (not ``before``, the one
+        that was there already); says what became of it."""
         try:
             pid = self.pid()
         except OSError:
             return ''
-        if pid is None:
+        if pid is None or pid == before:
             return ''
         if self._terminate(pid):
             return '; the daemon this task started (pid %d) was stopped again' % pid

@@ -70,6 +70,7 @@ def parse_options(params):
     if params[PRIORITY] is not None:
         wanted[PRIORITY] = params[PRIORITY]
     selectors = gpu_rules.parse_selection(params['gpus'])
+    # Checked here with the other options; the module's argument spec already made it an int.
     units.parse_timeout(params['timeout'], 'timeout')
     return {'state': params['state'], 'pipe_directory': params['pipe_directory'],
             'log_directory': params['log_directory'], 'wanted': wanted, 'selectors': selectors,
@@ -108,11 +109,16 @@ def check_pinned_driver(wanted):
 
 
 def gpu_count():
-    """How many GPUs the device has (the daemon serves them all when no GPUs are selected)."""
+    """How many GPUs the device has (the daemon serves them all when no GPUs are selected);
+    ``None`` without a usable NVML, where the daemon's own answer to each limit is the check."""
+    if nvml.pynvml is None:
+        return None
     try:
         with nvml.nvml_session() as session:
             return session.count()
     except nvml.NvmlError as exc:
+        if exc.unavailable:
+            return None
         raise MpsError('%s: cannot count the GPUs: %s' % (PINNED, exc), exc.kind)
 
 
@@ -306,10 +312,13 @@ def check_action(control, the_plan, request):
         for path, what in ((request['pipe_directory'], 'pipe_directory'), (request['log_directory'], 'log_directory')):
             check_directory(path, what)
     elif the_plan.action != STOP and request['state'] != STOPPED:
-        # A running daemon's pipe directory is where clients find it: refuse one others could write to.
+        # A running daemon's pipe directory is where clients find it, its log directory what an
+        # operator reads: refuse either where others could write.
         owner = _daemon_uid(the_plan.base.get('pid'))
-        check_directory(request['pipe_directory'], 'pipe_directory', starting=False,
-                        owners=[0, os.geteuid()] + ([owner] if owner is not None else []))
+        owners = [0, os.geteuid()] + ([owner] if owner is not None else [])
+        check_directory(request['pipe_directory'], 'pipe_directory', starting=False, owners=owners)
+        check_directory(the_plan.base.get('log_directory') or request['log_directory'], 'log_directory',
+                        starting=False, owners=owners)
     if the_plan.action in (RESTART, STOP):
         refuse_if_clients(control, request['force'], the_plan.action)
 

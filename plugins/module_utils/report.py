@@ -54,6 +54,10 @@ def _short(value):
     return text if len(text) <= 200 else text[:200] + '...'
 
 
+# The keys of each GPU the summaries read without .get() (gpu_info always returns them, maybe null).
+GPU_KEYS = ('index', 'name', 'pci_bus_id')
+
+
 def check_info(info, option, needs=('driver_version', 'cuda_driver_version', 'gpu_count', 'gpus')):
     """``info`` must be a ``gpu_info`` result: a dictionary with ``available`` and, when it is
     true, the keys ``needs`` (those the summary reads)."""
@@ -65,6 +69,11 @@ def check_info(info, option, needs=('driver_version', 'cuda_driver_version', 'gp
         if missing or not isinstance(info.get('gpus'), list) or not all(isinstance(gpu, dict) for gpu in info['gpus']):
             raise InvalidOption('%s: %s is not a gpu_info result: %s' % (
                 option, _short(info), 'it lacks %s' % ', '.join(missing) if missing else 'gpus is not a list of GPUs'))
+        for gpu in info['gpus']:
+            lacking = [key for key in GPU_KEYS if key not in gpu]
+            if lacking or not isinstance(gpu['index'], int) or isinstance(gpu['index'], bool):
+                raise InvalidOption('%s: the GPU %s is not one of gpu_info\'s GPUs: %s' % (
+                    option, _short(gpu), 'it lacks %s' % ', '.join(lacking) if lacking else 'its index is no number'))
 
 
 def device_lines(info):
@@ -96,7 +105,9 @@ def fleet_summary(by_host):
             continue
         for gpu in info['gpus']:
             gpus += 1
-            models[gpu['name']] = models.get(gpu['name'], 0) + 1
+            # A GPU whose name NVML does not give (partial NVML) still counts, under 'unknown'.
+            name = gpu['name'] or 'unknown'
+            models[name] = models.get(name, 0) + 1
     return {
         'devices': len(by_host),
         'gpus': gpus,

@@ -71,9 +71,8 @@ def parse_intent(params):
     }
     if intent['platform'] not in PLATFORMS:
         raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
-    if intent['replicas'] is not None and (isinstance(intent['replicas'], bool) or not isinstance(intent['replicas'], int)
-                                           or intent['replicas'] < 2):
-        raise InvalidOption('replicas must be a whole number of at least 2, got %r' % (intent['replicas'],))
+    if intent['replicas'] is not None:
+        intent['replicas'] = units.whole_number(intent['replicas'], 'replicas', 2, device_plugin.MAX_REPLICAS)
     # The strategies now (a device without NVML must know whether anything asks it for a GPU);
     # the GPUs they name once the device's GPUs are read (planner.gpu_strategies).
     for key, value in intent['gpu_strategies'].items():
@@ -367,6 +366,39 @@ def converge(intent, gpus, session, handles, control, files, check_mode, driver=
 
 
 # ---- putting a device back ---------------------------------------------------------------
+
+RESTORE_KEYS = ('mps_pipe_directory', 'mps_control_binary', 'mps_timeout', 'modes', 'mps', 'manifest')
+_MODE_KEYS = ('uuid', 'compute_mode', 'persistence_mode')
+
+
+def parse_restore(snapshot):
+    """The ``restore`` option, checked before anything is touched: it is data an earlier run
+    returned, but it comes back through the play's variables, where anything may befall it."""
+    def refuse(why):
+        raise InvalidOption('restore is not what an earlier run returned as restore: %s' % why)
+
+    if not isinstance(snapshot, dict):
+        refuse('got %r' % (snapshot,))
+    missing = [key for key in RESTORE_KEYS if key not in snapshot]
+    unknown = sorted(set(snapshot) - set(RESTORE_KEYS))
+    if missing or unknown:
+        refuse('; '.join(text for text in ('missing %s' % ', '.join(missing) if missing else '',
+                                           'unknown %s' % ', '.join(unknown) if unknown else '') if text))
+    checked = dict(snapshot)
+    checked['mps_pipe_directory'] = gpu_rules.check_pipe_directory(snapshot['mps_pipe_directory'],
+                                                                   'restore.mps_pipe_directory')
+    checked['mps_timeout'] = units.parse_timeout(snapshot['mps_timeout'], 'restore.mps_timeout')
+    if not isinstance(snapshot['mps_control_binary'], str) or not snapshot['mps_control_binary'].strip():
+        refuse('mps_control_binary must be a program name or path, got %r' % (snapshot['mps_control_binary'],))
+    modes = snapshot['modes']
+    if not isinstance(modes, list) or not all(isinstance(entry, dict) and set(_MODE_KEYS) <= set(entry)
+                                              for entry in modes):
+        refuse('modes must be a list of {%s}, got %r' % (', '.join(_MODE_KEYS), modes))
+    for key in ('mps', 'manifest'):
+        if snapshot[key] is not None and not isinstance(snapshot[key], dict):
+            refuse('%s must be a dictionary or null, got %r' % (key, snapshot[key]))
+    return checked
+
 
 def restore(snapshot, gpus, session, handles, control, files, check_mode):
     """Put back what a ``converge`` changed, from the ``restore`` data it returned.

@@ -76,19 +76,19 @@ def parse_bool(value, option):
 
 def parse_timeout(value, option):
     """Seconds to wait, a whole number from 1 to ``MAX_TIMEOUT``."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
-        raise InvalidOption('%s must be a whole number of seconds from 1 to %d, got %r' % (option, MAX_TIMEOUT, value))
-    return value
+    return whole_number(value, option, 1, MAX_TIMEOUT, unit='seconds')
 
 
-def whole_number(value, option, minimum=0):
-    """A whole number of at least ``minimum`` (``'20'`` from ``-e`` too; never a boolean)."""
+def whole_number(value, option, minimum=0, maximum=None, unit=None):
+    """A whole number from ``minimum`` to ``maximum`` (``'20'`` from ``-e`` too; never a boolean)."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidOption('%s must be a whole number of %d or more, got %r' % (option, minimum, value))
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or (maximum is not None and value > maximum)):
+        what = 'a whole number' + (' of %s' % unit if unit else '')
+        bounds = 'from %d to %d' % (minimum, maximum) if maximum is not None else (
+            'of %d or more' % minimum if unit is None else '(at least %d)' % minimum)
+        raise InvalidOption('%s must be %s %s, got %r' % (option, what, bounds, value))
     return value
 
 

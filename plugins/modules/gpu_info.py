@@ -47,6 +47,8 @@ options:
     description:
       - The pipe directory (E(CUDA_MPS_PIPE_DIRECTORY)) whose MPS control daemon is reported
         under RV(gpu_info.mps_daemon).
+      - An absolute, normalised path of letters, digits and C(. _ / @ + -) only, since it is written
+        unquoted into systemd units, environment files and container mounts.
     type: path
     default: /tmp/nvidia-mps
   missing:
@@ -124,7 +126,7 @@ gpu_info:
       type: str
       sample: null
     driver_version:
-      description: The NVIDIA driver version.
+      description: The NVIDIA driver version, V(null) where NVML does not report it.
       type: str
       sample: 535.261.03
     cuda_driver_version:
@@ -149,7 +151,7 @@ gpu_info:
           type: int
           sample: 0
         name:
-          description: Product name.
+          description: Product name, V(null) where NVML does not report it.
           type: str
           sample: Tesla T4
         uuid:

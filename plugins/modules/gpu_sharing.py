@@ -82,7 +82,10 @@ options:
     type: int
     choices: [0, 1]
   mps_log_directory:
-    description: E(CUDA_MPS_LOG_DIRECTORY) of the daemon.
+    description:
+      - E(CUDA_MPS_LOG_DIRECTORY) of the daemon.
+      - An absolute, normalised path of letters, digits and C(. _ / @ + -) only, since it is written
+        unquoted into systemd units, environment files and container mounts.
     type: path
     default: /var/log/nvidia-mps
   mps_daemon_owner:
@@ -317,26 +320,26 @@ def mps_control(module, settings):
 
 def put_back(module):
     """``restore``: undo what an earlier run changed (``site.yml`` does this when a health check fails)."""
-    settings = module.params['restore']
+    settings = sharing.parse_restore(module.params['restore'])
     control = mps_control(module, settings)
     if control is None:
-        return put_back_locked(module, control)
+        return put_back_locked(module, control, settings)
     with mps.converge_lock(control.pipe_directory, mps_daemon.lock_wait(control.timeout), create=not module.check_mode):
-        return put_back_locked(module, control)
+        return put_back_locked(module, control, settings)
 
 
-def put_back_locked(module, control):
+def put_back_locked(module, control, settings):
     files = Files(module)
     try:
         with nvml.nvml_session() as session:
             handles, _uuids, indexes = session.select(None)
             gpus = [session.gpu(index, handles[index], False) for index in indexes]
-            tracker = sharing.restore(module.params['restore'], gpus, session, handles, control, files,
+            tracker = sharing.restore(settings, gpus, session, handles, control, files,
                                       module.check_mode)
     except nvml.NvmlError as exc:
-        if not exc.unavailable or module.params['restore'].get('modes'):
+        if not exc.unavailable or settings.get('modes'):
             raise
-        tracker = sharing.restore(module.params['restore'], [], None, [], control, files, module.check_mode)
+        tracker = sharing.restore(settings, [], None, [], control, files, module.check_mode)
     result = dict(changed=tracker.changed, differences=tracker.differences)
     if module._diff:
         result['diff'] = tracker.diff()

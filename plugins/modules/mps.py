@@ -71,11 +71,16 @@ options:
         fails before anything changes, naming the directory, its mode and its owner. This is checked on
         every run, also when the daemon is already running. It may lie in a sticky, world-writable
         directory such as C(/tmp).
+      - An absolute, normalised path of letters, digits and C(. _ / @ + -) only, since it is written
+        unquoted into systemd units, environment files and container mounts.
     type: path
     default: /tmp/nvidia-mps
   log_directory:
     description:
       - E(CUDA_MPS_LOG_DIRECTORY) of the daemon; created (mode 0755) when missing.
+      - The same rules as for O(pipe_directory) apply; an existing one must belong to root or the daemon's
+        user and not be writable by group or others (checked on every run), and only letters, digits
+        and C(. _ / @ + -) may name it.
     type: path
     default: /var/log/nvidia-mps
   default_active_thread_percentage:

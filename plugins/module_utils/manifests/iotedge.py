@@ -159,7 +159,8 @@ def manifest(plan, registry_credentials=None, routes=None, store_and_forward_ttl
                             'module from the device; set allow_empty: true if that is what you want')
     if restart_policy not in RESTART_POLICIES:
         raise ManifestError('restart_policy must be one of %s, got %r' % (', '.join(RESTART_POLICIES), restart_policy))
-    units.whole_number(store_and_forward_ttl, 'store_and_forward_ttl')
+    # The agent reads timeToLiveSecs as a 32-bit signed number.
+    store_and_forward_ttl = units.whole_number(store_and_forward_ttl, 'store_and_forward_ttl', 0, 2 ** 31 - 1)
     units.image_reference(edge_agent_image, 'edge_agent_image')
     units.image_reference(edge_hub_image, 'edge_hub_image')
     check_credentials(registry_credentials)

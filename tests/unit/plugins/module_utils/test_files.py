@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 
 import pytest
 
@@ -288,11 +289,11 @@ def existing(dest):
     ('fsync', errno.ENOSPC, 'no space left on device'),
     ('fchmod', errno.EPERM, 'operation not permitted'),
     ('rename', errno.EACCES, 'permission denied'),
-    ('copy2', errno.ENOSPC, 'no space left on device'),
+    ('copyfileobj', errno.ENOSPC, 'no space left on device'),
 ])
 def test_a_refused_write_names_the_file_and_reason_and_leaves_everything(monkeypatch, existing, target, code, reason):
     where = {'mkstemp': (tempfile, 'mkstemp'), 'fsync': (os, 'fsync'), 'fchmod': (os, 'fchmod'),
-             'rename': (os, 'rename'), 'copy2': (shutil, 'copy2')}[target]
+             'rename': (os, 'rename'), 'copyfileobj': (shutil, 'copyfileobj')}[target]
     monkeypatch.setattr(where[0], where[1], oserror(code))
     with pytest.raises(FileError) as info:
         files.write_file(FakeModule(), existing, u'new', files.file_attributes({'mode': '0600'}), backup=True)
@@ -369,3 +370,50 @@ def test_needs_write_sees_content_and_attributes(dest):
     assert files.needs_write(dest, u'x', attributes) is False
     os.chmod(dest, 0o644)
     assert files.needs_write(dest, u'x', attributes) is True
+
+
+def test_the_backup_of_a_credentials_file_is_never_readable_by_others(existing):
+    # Someone made the manifest 0644: its backup must not keep the old password readable by all.
+    written = files.write_file(FakeModule(), existing, u'new', files.file_attributes({}, secret=True), backup=True)
+    assert written['changed'] and mode_of(existing) == 0o600
+    assert read(written['backup_file']) == b'old\n' and mode_of(written['backup_file']) == 0o600
+
+
+def test_the_backup_of_a_plain_file_keeps_its_mode(existing):
+    written = files.write_file(FakeModule(), existing, u'new', files.file_attributes({}), backup=True)
+    assert mode_of(written['backup_file']) == 0o644
+
+
+def test_a_link_planted_at_the_backup_name_is_not_followed(existing, monkeypatch, tmp_path):
+    victim = str(tmp_path / 'victim')
+    put(victim, b'victim\n')
+    monkeypatch.setattr(time, 'strftime', lambda _fmt: 'fixed~')
+    os.symlink(victim, '%s.%s.fixed~' % (existing, os.getpid()))
+    with pytest.raises(FileError) as info:
+        files.write_file(FakeModule(), existing, u'new', files.file_attributes({}), backup=True)
+    assert 'cannot back up' in str(info.value) and read(victim) == b'victim\n' and read(existing) == b'old\n'
+
+
+@pytest.mark.parametrize('option, value', [
+    ('owner', '99999999999'), ('owner', '4294967295'), ('owner', 'a\x00b'), ('group', '4294967295'), ('group', 'a\x00b'),
+])
+def test_owner_and_group_out_of_range_or_impossible_are_refused(option, value):
+    with pytest.raises(InvalidOption) as info:
+        files.file_attributes({option: value})
+    assert str(info.value).startswith('%s: there is no ' % option) and repr(value) in str(info.value)
+
+
+def test_an_unexpected_error_part_way_leaves_no_temporary_file(monkeypatch, existing):
+    def boom(*_args):
+        raise OverflowError('signed integer is greater than maximum')
+    monkeypatch.setattr(os, 'fchown', boom)
+    with pytest.raises(OverflowError):
+        files.write_file(FakeModule(), existing, u'new', {'mode': 0o644, 'uid': 5, 'gid': None, 'secret': False})
+    monkeypatch.undo()
+    assert_untouched(existing)
+
+
+def test_diff_shows_the_mode_also_when_the_content_changes(existing):
+    written = files.write_file(FakeModule(check_mode=True), existing, u'new', files.file_attributes({}, secret=True))
+    assert written['attribute_diff']['before'] == {'mode': '0644'} and written['attribute_diff']['after'] == {'mode': '0600'}
+    assert [diff['before'] for diff in files.diffs(written)] == ['old\n', {'mode': '0644'}]

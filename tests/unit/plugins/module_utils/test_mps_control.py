@@ -215,6 +215,19 @@ def test_failed_start_with_no_daemon_left_signals_nothing(control, mps_daemon):
     assert mps_daemon.terminated == []
 
 
+@pytest.mark.parametrize('fault', ['refused', 'hung'])
+def test_a_failed_start_never_stops_a_daemon_that_was_already_there(control, mps_daemon, fault):
+    # Someone else's daemon (systemd's, an operator's) must survive this task's failed "-d".
+    control.start()
+    if fault == 'refused':
+        mps_daemon.start_rc = 1
+    else:
+        mps_daemon.hang_on.add('-d')
+    with pytest.raises(mps.MpsError) as info:
+        control.start()
+    assert mps_daemon.terminated == [] and 'stopped again' not in str(info.value)
+
+
 def test_hung_call_names_the_daemon_pid(control, mps_daemon):
     control.start()
     mps_daemon.hang_on.add('get_default_active_thread_percentage')
@@ -334,3 +347,25 @@ def test_converge_lock_leaves_a_bad_parent_to_the_directory_checks(tmp_path):
     blocker.write_text('')
     with mps.converge_lock(str(blocker / 'pipe'), 1, parents=True) as path:
         assert path is None
+
+
+@pytest.mark.parametrize('plant', ['link', 'foreign', 'world-writable'])
+def test_a_planted_converge_lock_is_refused_by_name(tmp_path, plant):
+    # A pipe directory in /tmp puts its lock there too, where any user may create files.
+    if plant == 'foreign' and os.geteuid() != 0:
+        pytest.skip('needs root to give the lock file to nobody')
+    pipe = str(tmp_path / 'nvidia-mps')
+    lock = pipe + '.lock'
+    if plant == 'link':
+        os.symlink(str(tmp_path / 'elsewhere'), lock)
+    else:
+        with open(lock, 'w'):
+            pass
+        os.chmod(lock, 0o666 if plant == 'world-writable' else 0o600)
+        if plant == 'foreign':
+            os.chown(lock, 65534, 65534)
+    with pytest.raises(mps.MpsError) as info:
+        with mps.converge_lock(pipe, 1):
+            pass
+    assert lock in str(info.value) and 'remove it' in str(info.value)
+    assert not os.path.exists(str(tmp_path / 'elsewhere'))

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps_daemon
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import mps_daemon, nvml
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption, MpsError
 
 PIPE, LOGS = '/run/mps/pipe', '/var/log/mps'
@@ -106,3 +106,15 @@ def test_pinned_limit_beyond_every_gpu_is_refused_when_the_daemon_serves_them_al
 def test_public_state_has_string_ordinals():
     assert mps_daemon.public(running(limits={1: '1G', 0: None}))['default_pinned_device_mem_limit'] == {
         '0': None, '1': '1G'}
+
+
+def test_gpu_count_without_a_usable_nvml_is_unknown_not_a_failure(monkeypatch):
+    # The mps module needs pynvml only when gpus is given: a limit for every GPU must not.
+    monkeypatch.setattr(nvml, 'pynvml', None)
+    assert mps_daemon.gpu_count() is None
+
+    def unavailable():
+        raise nvml.NvmlError('driver_not_loaded', 'NVML: driver not loaded')
+    monkeypatch.setattr(nvml, 'pynvml', object())
+    monkeypatch.setattr(nvml, 'nvml_session', unavailable)
+    assert mps_daemon.gpu_count() is None

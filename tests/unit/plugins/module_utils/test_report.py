@@ -94,3 +94,20 @@ def test_integrated_gpu_where_nvml_answers_only_its_identity():
     lines = report.device_lines({'available': True, 'driver_version': '540.4.0', 'cuda_driver_version': None,
                                  'gpu_count': 1, 'gpus': []})
     assert lines == ['driver 540.4.0, CUDA N/A, 1 GPU(s)']
+
+
+@pytest.mark.parametrize('gpu, named', [
+    ({'name': 'Tesla T4', 'pci_bus_id': None}, 'it lacks index'),
+    ({'index': '0', 'name': 'Tesla T4', 'pci_bus_id': None}, 'its index is no number'),
+    ({'index': 0}, 'it lacks name, pci_bus_id'),
+])
+def test_a_gpu_entry_that_gpu_info_never_returns_is_named(gpu, named):
+    info = {'available': True, 'driver_version': '1', 'cuda_driver_version': '1', 'gpu_count': 1, 'gpus': [gpu]}
+    with pytest.raises(InvalidOption) as raised:
+        report.device_lines(info)
+    assert str(raised.value).startswith('gpu_summary: the GPU ') and named in str(raised.value)
+
+
+def test_a_gpu_without_a_name_counts_as_unknown_in_the_fleet_summary():
+    info = {'available': True, 'gpus': [{'index': 0, 'name': None, 'pci_bus_id': None}]}
+    assert report.fleet_summary({'edge-25': info})['models'] == {'unknown': 1}

@@ -125,3 +125,21 @@ def test_bad_image_references_named_with_their_option(value):
     with pytest.raises(InvalidOption) as info:
         units.image_reference(value, 'edge_hub_image')
     assert 'edge_hub_image' in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize('value, words', [
+    (0, 'timeout must be a whole number of seconds from 1 to 3600, got 0'),
+    ('3601', 'timeout must be a whole number of seconds from 1 to 3600, got 3601'),
+    (True, 'timeout must be a whole number of seconds from 1 to 3600, got True'),
+])
+def test_timeouts_are_whole_numbers_with_bounds(value, words):
+    with pytest.raises(InvalidOption) as info:
+        units.parse_timeout(value, 'timeout')
+    assert str(info.value) == words
+
+
+def test_a_whole_number_with_a_maximum_says_both_bounds():
+    assert units.whole_number('7', 'ttl', 0, 10) == 7
+    with pytest.raises(InvalidOption) as info:
+        units.whole_number(11, 'ttl', 0, 10)
+    assert str(info.value) == 'ttl must be a whole number from 0 to 10, got 11'

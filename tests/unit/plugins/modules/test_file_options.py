@@ -108,7 +108,17 @@ def test_a_symlink_dest_fails_naming_it(run_module, tmp_path):
 # ---- secrets -----------------------------------------------------------------------------
 
 def every_form(value):
-    return set([value]) | serialize.escaped_forms(value)
+    """The password as text can hold it, built with json and yaml here (not with the code under
+    test): raw, JSON-escaped (ASCII or not, once and twice), YAML double- and single-quoted."""
+    forms = set([value])
+    for ensure_ascii in (True, False):
+        once = json.dumps(value, ensure_ascii=ensure_ascii)[1:-1]
+        forms.update((once, json.dumps(once, ensure_ascii=ensure_ascii)[1:-1]))
+    for style in ('"', "'"):
+        for unicode_ok in (True, False):
+            text = yaml.safe_dump(value, default_style=style, allow_unicode=unicode_ok, width=10 ** 6)
+            forms.add(text.strip().rstrip('.').strip()[1:-1])
+    return forms
 
 
 def test_escaped_forms_cover_json_and_yaml_dumps():

@@ -185,6 +185,27 @@ def test_restore_puts_back_what_a_run_changed(args, run_module, fake_device, mps
     assert not failed and again['changed'] is False
 
 
+GOOD_RESTORE = {'mps_pipe_directory': '/tmp/nvidia-mps', 'mps_control_binary': 'nvidia-cuda-mps-control', 'mps_timeout': 10,
+                'modes': [], 'mps': None, 'manifest': None}
+
+
+@pytest.mark.parametrize('restore, words', [
+    ({}, 'missing mps_pipe_directory, mps_control_binary, mps_timeout, modes, mps, manifest'),
+    (dict(GOOD_RESTORE, extra=1), 'unknown extra'),
+    (dict(GOOD_RESTORE, mps_timeout='ten'), "restore.mps_timeout must be a whole number of seconds from 1 to 3600, got 'ten'"),
+    (dict(GOOD_RESTORE, mps_pipe_directory='mps'), "restore.mps_pipe_directory 'mps'"),
+    (dict(GOOD_RESTORE, mps_control_binary=None), 'mps_control_binary must be a program name or path, got None'),
+    (dict(GOOD_RESTORE, modes='GPU-1'), "modes must be a list of {uuid, compute_mode, persistence_mode}, got 'GPU-1'"),
+    (dict(GOOD_RESTORE, mps=[1]), 'mps must be a dictionary or null, got [1]'),
+])
+def test_restore_data_that_no_run_returned_is_refused_before_anything(run_module, fake_device, mps_daemon, restore, words):
+    fake_device.use('t4_single')
+    before = fake_device.read()
+    failed, result = run_module(gpu_sharing, {'restore': restore})
+    assert failed and words in result['msg'] and result['error_kind'] == 'invalid_option', result
+    assert fake_device.read() == before and mps_daemon.calls == []
+
+
 def test_kubernetes_gets_objects_and_a_plugin_config_without_plugin_mps(args, run_module, fake_device, mps_daemon):
     fake_device.use('t4_dual')
     failed, result = run_module(gpu_sharing, two_t4(args, platform='kubernetes', replicas=4))

@@ -184,14 +184,15 @@ def test_bad_pipe_directory_is_refused(args, run_module, mps_daemon, tmp_path, m
     assert str(pipe) in result['msg']
 
 
+@pytest.mark.parametrize('directory', ['pipe_directory', 'log_directory'])
 @pytest.mark.parametrize('state', ['started', 'configured'])
-def test_a_running_daemons_pipe_directory_made_group_writable_is_refused(args, run_module, mps_daemon, state):
+def test_a_running_daemons_directory_made_group_writable_is_refused(args, run_module, mps_daemon, state, directory):
     run_module(mps_module, started(args))
-    os.chmod(args['pipe_directory'], 0o775)
+    os.chmod(args[directory], 0o775)
     calls = len(mps_daemon.calls)
     failed, result = run_module(mps_module, dict(started(args), state=state, default_active_thread_percentage=30))
     assert failed
-    assert args['pipe_directory'] in result['msg'] and 'mode 0775' in result['msg'] and 'owner ' in result['msg']
+    assert args[directory] in result['msg'] and 'mode 0775' in result['msg'] and 'owner ' in result['msg']
     assert mps_daemon.running and mps_daemon.percentage == 20.0
     assert not [call for call in mps_daemon.calls[calls:] if call.startswith('set_') or call in ('-d', 'quit')]
 

@@ -163,7 +163,8 @@ def test_iotedge_option_rejections(kwargs, words):
 
 
 @pytest.mark.parametrize('kwargs, words', [
-    ({'store_and_forward_ttl': -1}, 'store_and_forward_ttl must be a whole number of 0 or more, got -1'),
+    ({'store_and_forward_ttl': -1}, 'store_and_forward_ttl must be a whole number from 0 to 2147483647, got -1'),
+    ({'store_and_forward_ttl': 10 ** 30}, 'store_and_forward_ttl must be a whole number from 0 to 2147483647, got %d' % 10 ** 30),
     ({'edge_agent_image': 'mcr.microsoft.com/azureiotedge-agent:1.5 x'},
      "edge_agent_image 'mcr.microsoft.com/azureiotedge-agent:1.5 x' is not a container image reference"),
     ({'edge_hub_image': ''}, "edge_hub_image '' is not a container image reference"),
