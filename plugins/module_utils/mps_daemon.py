@@ -62,9 +62,11 @@ def parse_options(params):
         wanted[PERCENTAGE] = units.parse_percentage(params[PERCENTAGE], PERCENTAGE)
     limits = {}
     for device, size in (params[PINNED] or {}).items():
-        if not str(device).isdigit():
+        try:
+            ordinal = units.whole_number(device, PINNED)
+        except InvalidOption:
             raise InvalidOption('%s: %r is not a device ordinal (0, 1, ...)' % (PINNED, device))
-        limits[int(device)] = units.memory_text(units.parse_memory(size, PINNED))
+        limits[ordinal] = units.memory_text(units.parse_memory(size, PINNED))
     if limits:
         wanted[PINNED] = limits
     if params[PRIORITY] is not None:

@@ -264,8 +264,7 @@ def build_config(spec, gpus=None, where=''):
 
     flags = _check_flags(spec.get('flags', {}), where)
     if 'mig_strategy' in spec:
-        if spec['mig_strategy'] not in MIG_STRATEGIES:
-            _fail(where, 'mig_strategy', 'must be one of %s, got %r' % (', '.join(MIG_STRATEGIES), spec['mig_strategy']))
+        _flag_choice(spec['mig_strategy'], MIG_STRATEGIES, 'mig_strategy', where)
         if flags.get('migStrategy', spec['mig_strategy']) != spec['mig_strategy']:
             _fail(where, 'mig_strategy', '%r contradicts flags.migStrategy %r' % (spec['mig_strategy'], flags['migStrategy']))
         flags['migStrategy'] = spec['mig_strategy']
