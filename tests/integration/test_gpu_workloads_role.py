@@ -80,7 +80,19 @@ def test_manifest_is_left_on_the_device(fleet_hosts, playbook, sim_root):
     with open(os.path.join(sim_root, 'edge-02', 'deployment.json')) as handle:
         modules = check_manifest(json.load(handle))['modulesContent']['$edgeAgent']['properties.desired']['modules']
     assert sorted(modules) == ['nbody1', 'nbody2']
-    assert os.stat(os.path.join(sim_root, 'edge-02', 'deployment.json')).st_mode & 0o777 == 0o600
+    path = os.path.join(sim_root, 'edge-02', 'deployment.json')
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    # Someone made it readable by all: the next run puts it back, with the mode the role is given.
+    os.chmod(path, 0o644)
+    again = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={
+        'target_hosts': 'edge-02', 'gpu_workloads_iotedge_dest': dest, 'gpu_workloads_iotedge_mode': '0640',
+        'gpu_workloads_iotedge_group': 'root'})
+    assert again.rc == 0 and again.recap()['edge-02']['changed'] == 1, again.output
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    refused = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={
+        'target_hosts': 'edge-02', 'gpu_workloads_iotedge_dest': dest, 'gpu_workloads_iotedge_mode': '0644'})
+    assert refused.rc != 0 and 'mode: 0644 would let other users read' in refused.output
+    assert os.stat(path).st_mode & 0o777 == 0o640
 
 
 def test_device_that_cannot_hold_the_workloads_fails_and_writes_nothing(fleet_hosts, playbook, tmp_path):
