@@ -59,7 +59,7 @@ SAMPLE_SECONDS, SAMPLE_INTERVAL = 1, 0.5
 PLAYBOOK_TIMEOUT = 600
 
 
-def overrides(sim_root):
+def overrides():
     """Per-host variables (host level beats the example fleet's group_vars)."""
     hosts = dict((host, {'gpu_sharing_platform': 'none'}) for host in IOTEDGE_HOSTS)
     hosts['edge-05'].update(gpu_sharing_strategy='mps', gpu_sharing_workloads=[])
@@ -152,7 +152,7 @@ def report():
         start_daemon(sim_root, DAEMON_AT_100, 100)
         inventory = os.path.join(workdir, 'overrides.yml')
         with open(inventory, 'w') as handle:
-            yaml.safe_dump(overrides(sim_root), handle)
+            yaml.safe_dump(overrides(), handle)
         before = snapshot(sim_root)
         started = time.time()
         # gpu_report_dir is relative: the report lands in the directory ansible-playbook runs in.
@@ -191,7 +191,7 @@ def expected_memory(gpu):
     return {'total': memory['total'], 'used': memory['used'], 'free': memory['free'], 'reserved': None}
 
 
-def expected_processes(device, gpu):
+def expected_processes(gpu):
     """``{pid: (type, used memory)}``: MPS clients are ``M+C``, other compute processes ``C``."""
     if gpu.get('compute_processes') is None and gpu.get('mps_processes') is None:
         return None
@@ -229,7 +229,6 @@ def check_the_run_reports_every_device_and_changes_nothing(report):
     assert stat.S_IMODE(os.stat(report.directory).st_mode) == 0o755
     for name in os.listdir(report.directory):
         assert stat.S_IMODE(os.stat(report.path(name)).st_mode) == 0o644, name
-
 
 
 def check_report_json_validates_against_its_schema(report):
@@ -277,7 +276,7 @@ def check_gpu_values_equal_the_simulated_devices(report):
             assert got['memory'] == expected_memory(want), where
             assert got['compute_mode'] == (None if want['compute_mode'] is None else COMPUTE_MODES[want['compute_mode']]), where
             assert got['temperature'] == want['temperature'], where
-            want_processes = expected_processes(device, want)
+            want_processes = expected_processes(want)
             if want_processes is None:
                 assert got['processes'] is None, where
             else:
