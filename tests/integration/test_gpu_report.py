@@ -102,7 +102,7 @@ def snapshot(sim_root):
 class Report(object):
     """What the one run left: its output and recap, the report directory, the fleet."""
 
-    def __init__(self, proc, workdir, sim_root, hosts, before, after, wall):
+    def __init__(self, proc, workdir, sim_root, hosts, before, after, wall, asked):
         self.rc = proc.returncode
         self.output = proc.stdout
         self.workdir = workdir
@@ -111,6 +111,7 @@ class Report(object):
         self.hosts = hosts
         self.before, self.after = before, after
         self.wall = wall
+        self.asked = asked
 
     def path(self, name):
         return os.path.join(self.directory, name)
@@ -153,6 +154,10 @@ def report():
         inventory = os.path.join(workdir, 'overrides.yml')
         with open(inventory, 'w') as handle:
             yaml.safe_dump(overrides(), handle)
+        # What each device is asked for, as Ansible itself reads the three inventories.
+        listing = subprocess.check_output([os.path.join(BIN, 'ansible-inventory'), '-i', fleet.INVENTORY, '-i', EXAMPLE_INVENTORY,
+                                           '-i', inventory, '--list'], env=dict(os.environ, EDGE_GPU_SIM_ROOT=sim_root))
+        asked = json.loads(listing)['_meta']['hostvars']
         before = snapshot(sim_root)
         started = time.time()
         # gpu_report_dir is relative: the report lands in the directory ansible-playbook runs in.
@@ -164,7 +169,7 @@ def report():
         proc = subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, check=False, timeout=PLAYBOOK_TIMEOUT)
         wall = time.time() - started
-        yield Report(proc, workdir, sim_root, hosts, before, snapshot(sim_root), wall)
+        yield Report(proc, workdir, sim_root, hosts, before, snapshot(sim_root), wall, asked)
     finally:
         for pid in mps_daemons_under(sim_root):
             try:
@@ -316,6 +321,21 @@ def check_drift_is_flagged_exactly_for_the_devices_that_differ(report):
             assert report.device(name)['drift'] is False and report.device(name)['drift_reasons'] == [], name
 
 
+def check_intended_sharing_is_what_the_inventory_asks(report):
+    for host in report.hosts:
+        asked, intended = report.asked[host], report.device(host)['intended']
+        assert intended['strategy'] == asked.get('gpu_sharing_strategy', 'none'), host
+        assert intended['platform'] == asked.get('gpu_sharing_platform', 'none'), host
+        assert intended['workloads'] == len(asked.get('gpu_sharing_workloads', [])), host
+        if host not in (FAILED, 'edge-22', 'edge-23'):
+            # Per GPU: the device's strategy unless gpu_sharing_gpu_strategies says otherwise.
+            gpus = len(device_file(report.hosts[host])['gpus'])
+            expected = dict((str(index), asked.get('gpu_sharing_strategy', 'none')) for index in range(gpus))
+            expected.update((str(index), value) for index, value in asked.get('gpu_sharing_gpu_strategies', {}).items())
+            assert intended['strategies'] == expected, host
+    assert report.device('edge-13')['intended']['strategies'] == {'0': 'time_slicing', '1': 'mps'}
+
+
 def check_csv_has_one_row_per_gpu(report):
     rows = list(csv.reader(io.StringIO(report.read('report.csv'))))
     header, body = rows[0], rows[1:]
@@ -415,7 +435,8 @@ def check_the_table_has_one_row_per_gpu_and_sorts(report):
 
 CHECKS = (check_the_run_reports_every_device_and_changes_nothing, check_report_json_validates_against_its_schema,
           check_every_device_is_listed_with_its_reachability, check_gpu_values_equal_the_simulated_devices,
-          check_drift_is_flagged_exactly_for_the_devices_that_differ, check_csv_has_one_row_per_gpu,
+          check_drift_is_flagged_exactly_for_the_devices_that_differ, check_intended_sharing_is_what_the_inventory_asks,
+          check_csv_has_one_row_per_gpu,
           check_the_play_ends_with_the_text_summary)
 BROWSER_CHECKS = (check_chromium_screenshots_the_page_without_console_messages, check_the_table_has_one_row_per_gpu_and_sorts)
 
