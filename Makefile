@@ -132,7 +132,8 @@ changelog: venv
 	$(BIN)/antsibull-changelog lint
 
 # The older ansible-core minors meta/runtime.yml declares (tests/ci/ansible-core-versions.txt):
-# sanity, unit tests and site.yml on the simulated fleet with each, in its own virtualenv.
+# sanity, unit tests and site.yml on the simulated fleet with each (gpu_report.yml on the oldest),
+# in its own virtualenv.
 core-versions: install nvidia-userland tools $(SRC_TREE)
 	$(BIN)/python tests/ci/install_get_pip.py
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 PYTHON=$(PYTHON) TEST_ROOT=$(TEST_ROOT) \
