@@ -42,7 +42,7 @@ demo: install fleet
 report: install fleet
 	$(REPORT)
 
-test: install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog core-versions
+test: install fleet nvidia-userland chromium sanity units lint integration molecule gpu-tests changelog core-versions
 	@echo "make test: all suites passed"
 
 venv: $(VENV)/.installed
@@ -86,9 +86,9 @@ ssh-fleet-tools:
 	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server sudo >/dev/null)); } || \
 	  echo "warning: openssh-server or sudo is not installed; the SSH fleet test needs them as root"
 
-# The report test opens report.html in headless Chromium (Debian package chromium): install it where
-# we may. The integration target then requires it (EDGE_GPU_REQUIRE_CHROMIUM=1); elsewhere that test
-# skips its Chromium checks.
+# The report tests open report.html in headless Chromium (Debian package chromium): install it where
+# we may (before the unit tests, which have a browser test too). The integration target then
+# requires it (EDGE_GPU_REQUIRE_CHROMIUM=1); elsewhere those tests skip their Chromium checks.
 chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
 	  (apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
