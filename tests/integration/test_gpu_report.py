@@ -14,6 +14,7 @@ intent comes from examples/fleet's group_vars, with per-host overrides written b
     edge-17 (no daemon: drift) and edge-18 (daemon at 100 %: drift);
   * edge-05 is asked for MPS on its one default-mode T4 (drift: compute mode and daemon);
   * edge-08 is asked for MPS with two whole-GPU workloads: its plan fails (an error, reached);
+  * edge-07 has a misspelt variable, gpu_sharing_stratgy: the role's preflight refuses it (an error);
   * edge-gone is an SSH host on a closed loopback port (unreachable).
 Expected values are read from the simulated device files, not from the code under test.
 """
@@ -53,6 +54,7 @@ DAEMON_AT_50 = ['edge-13', 'edge-14', 'edge-15', 'edge-16']
 DAEMON_AT_100 = 'edge-18'
 DRIFTED = ['edge-05', 'edge-17', 'edge-18', 'edge-24']
 FAILED = 'edge-08'
+MISSPELT = 'edge-07'
 # NVML's compute mode values (nvml.h), as gpu_info names them.
 COMPUTE_MODES = {0: 'default', 2: 'prohibited', 3: 'exclusive_process'}
 SAMPLE_SECONDS, SAMPLE_INTERVAL = 1, 0.5
@@ -64,6 +66,7 @@ def overrides():
     hosts = dict((host, {'gpu_sharing_platform': 'none'}) for host in IOTEDGE_HOSTS)
     hosts['edge-05'].update(gpu_sharing_strategy='mps', gpu_sharing_workloads=[])
     hosts[FAILED].update(gpu_sharing_strategy='mps')
+    hosts[MISSPELT].update(gpu_sharing_stratgy='mps')
     hosts[UNREACHABLE] = {
         'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': 1, 'ansible_user': 'nobody',
         'ansible_ssh_common_args': '-o BatchMode=yes -o ConnectTimeout=5 -o StrictHostKeyChecking=no '
@@ -254,8 +257,12 @@ def check_every_device_is_listed_with_its_reachability(report):
     failed = report.device(FAILED)
     assert failed['reachable'] is True
     assert 'sharing plan cannot be made' in failed['error'] and 'nbody2' in failed['error']
+    misspelt = report.device(MISSPELT)
+    assert misspelt['reachable'] is True and 'gpu_sharing_stratgy' in misspelt['error']
+    # Its GPUs were read all the same.
+    assert [gpu['uuid'] for gpu in misspelt['gpus']] == [gpu['uuid'] for gpu in device_file(report.hosts[MISSPELT])['gpus']]
     for name in names:
-        if name not in (UNREACHABLE, FAILED):
+        if name not in (UNREACHABLE, FAILED, MISSPELT):
             assert report.device(name)['error'] is None, name
     summary = data['summary']
     assert summary['devices'] == len(report.hosts) + 1
@@ -306,7 +313,7 @@ def check_drift_is_flagged_exactly_for_the_devices_that_differ(report):
     data = report.json()
     # A device that could not be compared (its plan fails) counts as drifted, with the error as reason.
     drifted = sorted(entry['name'] for entry in data['devices'] if entry['drift'])
-    assert drifted == sorted(DRIFTED + [FAILED])
+    assert drifted == sorted(DRIFTED + [FAILED, MISSPELT])
     assert sorted(data['summary']['drifted']) == drifted
     for name in DRIFTED:
         assert report.device(name)['drift_reasons'], name
@@ -317,7 +324,7 @@ def check_drift_is_flagged_exactly_for_the_devices_that_differ(report):
     assert 'mps' in ' '.join(report.device('edge-18')['drift_reasons']).lower()
     assert 'manifest' in ' '.join(report.device('edge-24')['drift_reasons']).lower()
     for name in report.hosts:
-        if name not in DRIFTED + [FAILED]:
+        if name not in DRIFTED + [FAILED, MISSPELT]:
             assert report.device(name)['drift'] is False and report.device(name)['drift_reasons'] == [], name
 
 
@@ -327,7 +334,7 @@ def check_intended_sharing_is_what_the_inventory_asks(report):
         assert intended['strategy'] == asked.get('gpu_sharing_strategy', 'none'), host
         assert intended['platform'] == asked.get('gpu_sharing_platform', 'none'), host
         assert intended['workloads'] == len(asked.get('gpu_sharing_workloads', [])), host
-        if host not in (FAILED, 'edge-22', 'edge-23'):
+        if host not in (FAILED, MISSPELT, 'edge-22', 'edge-23'):
             # Per GPU: the device's strategy unless gpu_sharing_gpu_strategies says otherwise.
             gpus = len(device_file(report.hosts[host])['gpus'])
             expected = dict((str(index), asked.get('gpu_sharing_strategy', 'none')) for index in range(gpus))
@@ -348,7 +355,7 @@ def check_csv_has_one_row_per_gpu(report):
 
 def check_the_play_ends_with_the_text_summary(report):
     tail = report.output[report.output.rindex('Show the fleet summary'):]
-    for name in DRIFTED + [FAILED, UNREACHABLE]:
+    for name in DRIFTED + [FAILED, MISSPELT, UNREACHABLE]:
         assert name in tail, name
 
 
