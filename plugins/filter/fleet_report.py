@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, edge_gpu.sharing contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import fleet_report as model
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_schema import SCHEMA
+
+
+def _filter(function):
+    """``function`` with the collection's errors as filter errors (a message, not a traceback)."""
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except InvalidOption as exc:
+            raise AnsibleFilterError(str(exc))
+    wrapped.__name__ = function.__name__
+    wrapped.__doc__ = function.__doc__
+    return wrapped
+
+
+def fleet_report(devices, generated=None, sample_seconds=None):
+    """The report data of every device (see fleet_report.yml)."""
+    return model.build(devices, generated=generated, sample_seconds=sample_seconds)
+
+
+def fleet_report_files(report):
+    """File name -> content of the report directory (see fleet_report_files.yml)."""
+    model.check_report(report, 'fleet_report_files')
+    return {
+        'report.html': model.render_html(report),
+        'report.json': json.dumps(report, indent=2, sort_keys=True) + '\n',
+        'report.csv': model.render_csv(report),
+        'report.schema.json': json.dumps(SCHEMA, indent=2, sort_keys=True) + '\n',
+    }
+
+
+def fleet_report_text(report):
+    """A few lines for the end of the play (see fleet_report_text.yml)."""
+    return model.render_text(report)
+
+
+class FilterModule(object):
+    """The fleet GPU report: its data, its files and its text summary."""
+
+    def filters(self):
+        return {
+            'fleet_report': _filter(fleet_report),
+            'fleet_report_files': _filter(fleet_report_files),
+            'fleet_report_text': _filter(fleet_report_text),
+        }
