@@ -8,7 +8,8 @@
     PYTHONPATH=build/src .venv/bin/python benchmarks/report_scaling.py [--devices 500]
 
 Builds the entries of N devices with two T4s each (MPS on one GPU, sampled utilization, MPS
-clients, every fifth device drifted, one in fifty unreachable), then times ``build``,
+clients, every fifth device drifted, every fourth with a move to advise, one in fifty
+unreachable), then times ``build``,
 ``render_html`` and ``render_csv`` (best of 3) and prints the seconds, the HTML and CSV sizes,
 and the same for N/2 devices, so the ratio shows how the time grows. Targets (issue 11):
 500 devices under 2 s, the HTML under 2 MB.
@@ -53,6 +54,12 @@ def entry(number):
     if number % 50 == 49:
         return {'reachable': False, 'error': None, 'gpu_info': None, 'intent': None, 'vars': None}
     gpus = [gpu(number, 0, False), gpu(number, 1, True)]
+    # Every fourth device: GPU 0 saturated while GPU 1 idles, with MPS oversubscription allowed, so
+    # the move advice (one more plan per device) is computed and given.
+    moving = number % 4 == 1
+    if moving:
+        gpus[0]['utilization_sampled']['gpu'] = {'min': 90, 'mean': 96.0, 'max': 100}
+        gpus[1]['utilization_sampled']['gpu'] = {'min': 0, 'mean': 1.0, 'max': 3}
     plan = {'workloads': [
         {'name': 'detector', 'gpus': [1], 'mps': True, 'sharing': 'mps', 'gpu_percentage': 20.0, 'gpu_memory': 2 * 1024 * MIB},
         {'name': 'tracker', 'gpus': [1], 'mps': True, 'sharing': 'mps', 'gpu_percentage': 30.0, 'gpu_memory': None},
@@ -76,7 +83,7 @@ def entry(number):
                            'pid': None, 'server_list': [], 'log_directory': '/var/log/nvidia-mps'},
                    'plan': plan, 'summary': 'strategy time_slicing; GPUs 0:time_slicing 1:mps'},
         'vars': {'strategy': 'time_slicing', 'gpu_strategies': {1: 'mps'}, 'platform': 'kubernetes',
-                 'workloads': WORKLOADS, 'reserved_gpus': [], 'oversubscribe': False, 'device_ids': 'index',
+                 'workloads': WORKLOADS, 'reserved_gpus': [], 'oversubscribe': moving, 'device_ids': 'index',
                  'mps_pipe_directory': '/tmp/nvidia-mps', 'mps_default_active_thread_percentage': 50},
     }
 
@@ -98,14 +105,19 @@ def measure(count):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--devices', type=int, default=500)
     count = parser.parse_args().devices
     half_seconds = measure(count // 2)[0]
     seconds, report, page, table = measure(count)
     gpus = report['summary']['gpus']
-    print('%d devices, %d GPUs, %d advice: build + render_html + render_csv %.3f s (best of 3); '
-          'x%.2f for x2 devices' % (count, gpus, report['summary']['advice'], seconds, seconds / half_seconds))
+    kinds = {}
+    for row in report['devices']:
+        for item in row['advice']:
+            kinds[item['kind']] = kinds.get(item['kind'], 0) + 1
+    print('%d devices, %d GPUs, advice %s: build + render_html + render_csv %.3f s (best of 3); '
+          'x%.2f for x2 devices' % (count, gpus, ', '.join('%d %s' % (kinds[kind], kind) for kind in sorted(kinds)),
+                                    seconds, seconds / half_seconds))
     print('HTML %.2f MB (%d bytes, %d per GPU), CSV %.2f MB' % (
         len(page.encode('utf-8')) / 1e6, len(page.encode('utf-8')), len(page.encode('utf-8')) // max(gpus, 1),
         len(table.encode('utf-8')) / 1e6))

@@ -59,8 +59,8 @@ def _check_entry(name, entry):
                                                                                      ', '.join(ENTRY_KEYS)))
     unknown = sorted(set(entry) - set(ENTRY_KEYS), key=str)
     if unknown:
-        raise InvalidOption('%s: unknown keys %s (an entry has %s)' % (where, ', '.join(map(str, unknown)),
-                                                                      ', '.join(ENTRY_KEYS)))
+        raise InvalidOption('%s: unknown keys %s (an entry has %s)'
+                            % (where, ', '.join(map(str, unknown)), ', '.join(ENTRY_KEYS)))
     if not isinstance(entry.get('reachable'), bool):
         raise InvalidOption('%s: reachable must be true or false, got %s' % (where, _short(entry.get('reachable'))))
     if entry.get('error') is not None and not isinstance(entry['error'], str):
@@ -208,8 +208,8 @@ def _mode_reason(label, gpu, strategy):
     for key in sorted(wanted):
         if gpu.get(key) != wanted[key]:
             show = (lambda value: 'on' if value else 'off') if key == 'persistence_mode' else str
-            parts.append('%s %s intended, actual %s' % (key.replace('_', ' '), show(wanted[key]),
-                                                         'unknown' if gpu.get(key) is None else show(gpu[key])))
+            actual = 'unknown' if gpu.get(key) is None else show(gpu[key])
+            parts.append('%s %s intended, actual %s' % (key.replace('_', ' '), show(wanted[key]), actual))
     why = 'for %s' % strategy if strategy else 'for its strategy'
     return '%s (%s): %s' % (label, why, '; '.join(parts) if parts else 'its modes differ')
 
@@ -258,8 +258,8 @@ def device(name, entry):
     strategies = dict((str(key), value) for key, value in ((intent or {}).get('strategies') or {}).items())
     plans = dict((plan['index'], plan) for plan in ((intent or {}).get('plan') or {}).get('gpus') or []
                  if isinstance(plan, dict) and 'index' in plan)
-    gpus = [_gpu(name, gpu, strategies, plans) for gpu in sorted((info or {}).get('gpus') or [],
-                                                                  key=lambda gpu: gpu['index'])]
+    ordered = sorted((info or {}).get('gpus') or [], key=lambda gpu: gpu['index'])
+    gpus = [_gpu(name, gpu, strategies, plans) for gpu in ordered]
     headrooms = [gpu['headroom'] for gpu in gpus if gpu['headroom'] is not None]
     drifted = None
     reasons = []

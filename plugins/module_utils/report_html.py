@@ -113,13 +113,13 @@ def _util_cell(gpu):
     window = gpu.get('utilization_sampled')
     if window and window.get('gpu'):
         low, mean, high = window['gpu']['min'], window['gpu']['mean'], window['gpu']['max']
-        bar = '<span class="b"><i style="left:%s%%;width:%s%%"></i><s style="left:%s%%"></s></span>' % (
+        track = '<span class="b"><i style="left:%s%%;width:%s%%"></i><s style="left:%s%%"></s></span>' % (
             _num(_pct(low)), _num(_pct(high) - _pct(low)), _num(_pct(mean)))
-        return _cell('%s%s/%s/%s' % (bar, low, _num(mean), high), mean, True)
+        return _cell('%s%s/%s/%s' % (track, low, _num(mean), high), mean, True)
     instant = gpu.get('utilization')
     if instant and instant.get('gpu') is not None:
-        bar = '<span class="b"><s style="left:%s%%"></s></span>' % _num(_pct(instant['gpu']))
-        return _cell('%snow %s' % (bar, instant['gpu']), instant['gpu'], True)
+        track = '<span class="b"><s style="left:%s%%"></s></span>' % _num(_pct(instant['gpu']))
+        return _cell('%snow %s' % (track, instant['gpu']), instant['gpu'], True)
     return _cell(_na(), '', True)
 
 
@@ -140,10 +140,10 @@ def _memory_cells(gpu):
         return _cell(_na(), '', True) * 3
     total, used, reserved = memory.get('total'), memory.get('used'), memory.get('reserved')
     if total and used is not None:
-        bar = '<span class="b"><i style="width:%s%%"></i>%s</span>' % (
+        track = '<span class="b"><i style="width:%s%%"></i>%s</span>' % (
             _num(100.0 * used / total), '' if not reserved else '<i class="r" style="left:%s%%;width:%s%%"></i>' % (
                 _num(100.0 * used / total), _num(100.0 * reserved / total)))
-        used_cell = _cell(bar + _mib(used), used, True)
+        used_cell = _cell(track + _mib(used), used, True)
     else:
         used_cell = _cell(_mib(used) if used is not None else _na(), '' if used is None else used, True)
     reserved_cell = _cell(_mib(reserved), reserved, True) if reserved is not None else _cell(_na(), '', True)
@@ -234,20 +234,20 @@ def _cards(report):
         for title, value, note in cards)
 
 
-def _bar_chart(title, items, height=120, bar=6, gap=2, unit='%', top=100.0, css='u'):
+def _bar_chart(title, items, height=120, width_each=6, gap=2, unit='%', top=100.0, css='u'):
     """Vertical bars: ``items`` = [(label, value or None, extra SVG (same x) or '')]."""
-    width = max(200, len(items) * (bar + gap) + 40)
+    width = max(200, len(items) * (width_each + gap) + 40)
     scale = (height - 10) / float(top or 1)
     parts = ['<svg width="%d" height="%d" role="img" aria-label="%s">' % (width, height + 20, _text(title)),
              '<line class="ax" x1="30" y1="%d" x2="%d" y2="%d"></line>' % (height, width, height),
              '<text x="0" y="12">%s%s</text><text x="0" y="%d">0</text>' % (_num(top), unit, height)]
     for number, (label, value, extra) in enumerate(items):
-        x = 32 + number * (bar + gap)
+        x = 32 + number * (width_each + gap)
         if value is None:
             continue
         h = max(0.5, value * scale)
         parts.append('<rect class="%s" x="%d" y="%s" width="%d" height="%s"><title>%s</title></rect>%s' % (
-            css, x, _num(height - h), bar, _num(h), label, extra(x, scale, height) if extra else ''))
+            css, x, _num(height - h), width_each, _num(h), label, extra(x, scale, height) if extra else ''))
     parts.append('</svg>')
     return '<h3>%s</h3><div class="chart">%s</div>' % (_text(title), ''.join(parts))
 

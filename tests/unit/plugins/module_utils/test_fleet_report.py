@@ -142,11 +142,9 @@ def _properties(schema, path='$'):
     """Every (path, property schema) in ``schema``, nested objects and array items included."""
     for name, spec in (schema.get('properties') or {}).items():
         yield '%s.%s' % (path, name), spec
-        for found in _properties(spec, '%s.%s' % (path, name)):
-            yield found
+        yield from _properties(spec, '%s.%s' % (path, name))
         if isinstance(spec.get('items'), dict):
-            for found in _properties(spec['items'], '%s.%s[]' % (path, name)):
-                yield found
+            yield from _properties(spec['items'], '%s.%s[]' % (path, name))
 
 
 def test_schema_is_valid_draft_2020_12_and_documents_every_property():
