@@ -9,19 +9,36 @@ __metaclass__ = type
 import json
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import fleet_report as model
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_schema import SCHEMA
 
 
+EXPECTED = {
+    'fleet_report': 'the device entries are not what the edge_gpu.sharing.gpu_report playbook builds',
+    'fleet_report_files': 'the report is not what edge_gpu.sharing.fleet_report returns',
+    'fleet_report_text': 'the report is not what edge_gpu.sharing.fleet_report returns',
+}
+
+
 def _filter(function):
-    """``function`` with the collection's errors as filter errors (a message, not a traceback)."""
+    """``function`` with the collection's errors as filter errors (a message, not a traceback).
+
+    The result is marked unsafe: it holds strings the devices chose (process names, error
+    messages), and ansible-core before 2.19 would template a ``{{ ... }}`` in them once the
+    result is kept with ``set_fact`` and read again, on the controller.
+    """
     def wrapped(*args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            return wrap_var(function(*args, **kwargs))
         except InvalidOption as exc:
             raise AnsibleFilterError(str(exc))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # A value of the wrong type deeper than the checks look (a report edited by hand, say).
+            raise AnsibleFilterError('%s: %s (%s: %s)' % (function.__name__, EXPECTED[function.__name__],
+                                                          type(exc).__name__, exc))
     wrapped.__name__ = function.__name__
     wrapped.__doc__ = function.__doc__
     return wrapped

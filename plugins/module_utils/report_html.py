@@ -78,13 +78,19 @@ def _text(value):
     return escape('' if value is None else str(value), quote=True)
 
 
-def _num(value, digits=1):
+def _number(value, digits=1):
+    """A number as the page shows it: ``12.5``, ``40`` (``40.0``), empty for unknown."""
     if value is None:
         return ''
     if isinstance(value, float):
         text = ('%.' + str(digits) + 'f') % value
         return text.rstrip('0').rstrip('.') if '.' in text else text
     return str(value)
+
+
+def _num(value, digits=1):
+    """``_number``, escaped (a report read back from JSON may hold anything where a number belongs)."""
+    return _text(_number(value, digits))
 
 
 def _mib(value):
@@ -115,11 +121,11 @@ def _util_cell(gpu):
         low, mean, high = window['gpu']['min'], window['gpu']['mean'], window['gpu']['max']
         track = '<span class="b"><i style="left:%s%%;width:%s%%"></i><s style="left:%s%%"></s></span>' % (
             _num(_pct(low)), _num(_pct(high) - _pct(low)), _num(_pct(mean)))
-        return _cell('%s%s/%s/%s' % (track, low, _num(mean), high), mean, True)
+        return _cell('%s%s/%s/%s' % (track, _num(low), _num(mean), _num(high)), mean, True)
     instant = gpu.get('utilization')
     if instant and instant.get('gpu') is not None:
         track = '<span class="b"><s style="left:%s%%"></s></span>' % _num(_pct(instant['gpu']))
-        return _cell('%snow %s' % (track, instant['gpu']), instant['gpu'], True)
+        return _cell('%snow %s' % (track, _num(instant['gpu'])), instant['gpu'], True)
     return _cell(_na(), '', True)
 
 
@@ -127,10 +133,10 @@ def _mem_util_cell(gpu):
     window = gpu.get('utilization_sampled')
     if window and window.get('memory'):
         part = window['memory']
-        return _cell('%s/%s/%s' % (part['min'], _num(part['mean']), part['max']), part['mean'], True)
+        return _cell('%s/%s/%s' % (_num(part['min']), _num(part['mean']), _num(part['max'])), part['mean'], True)
     instant = gpu.get('utilization')
     if instant and instant.get('memory') is not None:
-        return _cell('now %s' % instant['memory'], instant['memory'], True)
+        return _cell('now %s' % _num(instant['memory']), instant['memory'], True)
     return _cell(_na(), '', True)
 
 
@@ -196,7 +202,7 @@ def _gpu_row(row, gpu, daemon):
     return ''.join([
         '<tr class="gpu%s">' % (' d1' if drift else ''),
         _cell(_text(row['name'])),
-        _cell(str(gpu['index']), None, True),
+        _cell(_text(gpu['index']), None, True),
         _cell(_text(gpu.get('name') or 'unknown')),
         _cell(_text(gpu.get('strategy') or 'unknown')),
         _cell(drift_text),
@@ -220,17 +226,18 @@ def _cards(report):
         key for key in by_strategy if key not in STRATEGY_ORDER)
     mean = summary.get('mean_utilization')
     cards = [
-        ('Devices', summary['devices'], '%d reached, %d unreachable, %d without GPU' % (
-            summary['reachable'], len(summary['unreachable']), len(summary['gpuless']))),
-        ('GPUs', summary['gpus'], ', '.join('%s %d' % (_text(key), by_strategy[key]) for key in strategies) or 'none'),
-        ('Mean utilization', 'n/a' if mean is None else '%s %%' % _num(mean),
+        ('Devices', summary['devices'], '%s reached, %d unreachable, %d without GPU' % (_text(
+            summary['reachable']), len(summary['unreachable']), len(summary['gpuless']))),
+        ('GPUs', summary['gpus'], ', '.join('%s %s' % (_text(key), _text(by_strategy[key])) for key in strategies)
+         or 'none'),
+        ('Mean utilization', 'n/a' if mean is None else '%s %%' % _number(mean),
          'sampled over %s s' % _num(report['sample_seconds']) if report.get('sample_seconds') else 'instant readings'),
         ('Out of intended mode', len(summary['drifted']), ', '.join(_text(name) for name in summary['drifted'][:12])
          + (' ...' if len(summary['drifted']) > 12 else '') or 'none'),
         ('Advice', summary.get('advice', 0), 'see the devices below'),
     ]
     return '<section class="cards">%s</section>' % ''.join(
-        '<div class="card"><small>%s</small><b>%s</b><small>%s</small></div>' % (title, value, note)
+        '<div class="card"><small>%s</small><b>%s</b><small>%s</small></div>' % (title, _text(value), note)
         for title, value, note in cards)
 
 
@@ -265,9 +272,9 @@ def _charts(report):
             def whisker(x, scale, height, low=low, high=high):
                 return '<rect class="m" x="%d" y="%s" width="2" height="%s"></rect>' % (
                     x + 2, _num(height - high * scale), _num(max(0.5, (high - low) * scale)))
-            util.append(('%s: mean %s %%, min %s, max %s' % (name, _num(mean), low, high), mean, whisker))
+            util.append(('%s: mean %s %%, min %s, max %s' % (name, _num(mean), _num(low), _num(high)), mean, whisker))
         elif instant.get('gpu') is not None:
-            util.append(('%s: now %s %%' % (name, instant['gpu']), instant['gpu'], None))
+            util.append(('%s: now %s %%' % (name, _num(instant['gpu'])), instant['gpu'], None))
         else:
             util.append((name, None, None))
         mem = gpu.get('memory') or {}

@@ -73,3 +73,32 @@ def test_bad_input_is_a_filter_error_naming_it(name, args, message):
     with pytest.raises(AnsibleFilterError) as raised:
         FilterModule().filters()[name](*args)
     assert message in str(raised.value)
+
+
+def test_results_are_unsafe_so_device_strings_are_never_templated():
+    """A process name or error message like ``{{ lookup('pipe', 'id') }}`` must stay text: before
+    ansible-core 2.19 only values marked unsafe are safe from templating once kept in a fact."""
+    from ansible.release import __version__
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+
+    entries = devices()
+    entries['edge-01']['error'] = "{{ lookup('pipe', 'id') }}"
+    filters = FilterModule().filters()
+    report = filters['fleet_report'](entries)
+    files = filters['fleet_report_files'](report)
+    lines = filters['fleet_report_text'](report)
+    assert any("{{ lookup('pipe', 'id') }}" in line for line in lines)
+    if tuple(int(part) for part in __version__.split('.')[:2]) < (2, 19):
+        assert isinstance(report['devices'][0]['error'], AnsibleUnsafe)
+        assert all(isinstance(content, AnsibleUnsafe) for content in files.values())
+        assert all(isinstance(line, AnsibleUnsafe) for line in lines)
+
+
+def test_a_report_with_wrong_types_inside_is_a_filter_error_not_a_traceback():
+    filters = FilterModule().filters()
+    report = filters['fleet_report'](devices())
+    report['devices'][0]['gpus'][0]['memory']['used'] = '<b>lots</b>'
+    with pytest.raises(AnsibleFilterError) as raised:
+        filters['fleet_report_files'](report)
+    assert str(raised.value).startswith('fleet_report_files: the report is not what edge_gpu.sharing.fleet_report '
+                                        'returns (TypeError')
