@@ -115,6 +115,10 @@ def module_cases(pipe, log, dest):
         case('gpu_info', 'pipe directory with ..', {'mps_pipe_directory': '/x/../y'}, 'mps_pipe_directory', '/x/../y'),
         case('gpu_info', 'boolean from a survey', {'processes': 'maybe'}, 'processes', 'maybe'),
         case('gpu_info', 'unknown choice', {'missing': 'ignore'}, 'missing', 'ignore'),
+        case('gpu_info', 'window as words', {'sample_seconds': 'soon'}, 'sample_seconds', 'soon'),
+        case('gpu_info', 'negative window', {'sample_seconds': -1}, 'sample_seconds', -1),
+        case('gpu_info', 'interval longer than the window', {'sample_seconds': 1, 'sample_interval': 5},
+             'sample_interval', expect=['sample_interval (5)', 'sample_seconds (1)']),
         # gpu_mode
         case('gpu_mode', 'misspelt choice', {'gpus': [1], 'compute_mode': 'exclusive'}, 'compute_mode', 'exclusive'),
         case('gpu_mode', 'percentage as a boolean', {'gpus': [1], 'persistence_mode': '20%'}, 'persistence_mode', '20%'),
