@@ -22,13 +22,13 @@ __metaclass__ = type
 import csv
 import io
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import SAMPLE_SECONDS
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_advice import advise, sampled
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_html import render_html  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_schema import SCHEMA_VERSION
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import number_text
 
 MIB = 1024 * 1024
 ENTRY_KEYS = ('reachable', 'error', 'gpu_info', 'intent', 'vars')
@@ -82,19 +82,6 @@ def _check_entry(name, entry):
     if entry.get('vars') is not None and not isinstance(entry['vars'], dict):
         raise InvalidOption('%s: vars must be a dictionary of the gpu_sharing module\'s options, got %s'
                             % (where, _short(entry['vars'])))
-
-
-def _seconds(value):
-    if value is None:
-        return None
-    try:
-        seconds = float(value) if not isinstance(value, bool) else -1
-    except (TypeError, ValueError):
-        seconds = -1
-    if not seconds >= 0:
-        raise InvalidOption('fleet_report: sample_seconds must be a number of seconds (0 or more) or null, got %s'
-                            % _short(value))
-    return seconds
 
 
 # ---- one device --------------------------------------------------------------------------
@@ -192,7 +179,7 @@ def _daemon_text(mps, gpus):
         return 'not running'
     parts = ['running, serving %s' % _gpu_names(mps.get('visible_devices'), gpus)]
     if mps.get('default_active_thread_percentage') is not None:
-        parts.append('default active thread percentage %s' % number_text(mps['default_active_thread_percentage']))
+        parts.append('default active thread percentage %s' % units.number_text(mps['default_active_thread_percentage']))
     limits = dict((device, text) for device, text in (mps.get('default_pinned_device_mem_limit') or {}).items() if text)
     if limits:
         parts.append('pinned memory limits %s' % ', '.join('%s=%s' % item for item in sorted(limits.items())))
@@ -294,7 +281,9 @@ def build(devices, generated=None, sample_seconds=None):
         raise InvalidOption('fleet_report: %s is not a dictionary of inventory name to device entry' % _short(devices))
     if generated is not None and not isinstance(generated, str):
         raise InvalidOption('fleet_report: generated must be a time stamp (a string) or null, got %s' % _short(generated))
-    seconds = _seconds(sample_seconds)
+    # The window gpu_info was asked for: the same rule as its sample_seconds (0 or 0.1 to 3600).
+    seconds = None if sample_seconds is None else units.seconds(
+        sample_seconds, 'fleet_report: sample_seconds', SAMPLE_SECONDS[0], SAMPLE_SECONDS[1], zero=True)
     for name in sorted(devices, key=str):
         if not isinstance(name, str) or not name:
             raise InvalidOption('fleet_report: %s is not an inventory host name' % _short(name))

@@ -157,13 +157,8 @@ def _memory_cells(gpu):
 
 
 def _daemon(row):
+    """The MPS control daemon as it is, with its defaults; what converging would change, if anything."""
     actual = (row.get('actual') or {}).get('mps_daemon') or {}
-    if actual.get('running') is None:
-        text = _na('unknown')
-    elif actual['running']:
-        text = 'running (pid %s)' % _text(actual.get('pid'))
-    else:
-        text = 'not running'
     mps = (row.get('intended') or {}).get('mps') or {}
     defaults = []
     if mps.get('running') and mps.get('default_active_thread_percentage') is not None:
@@ -172,8 +167,20 @@ def _daemon(row):
               if limit]
     if mps.get('running') and limits:
         defaults.append('pinned %s' % ', '.join('%s=%s' % (_text(device), _text(limit)) for device, limit in limits))
+    running = actual.get('running')
+    if running is None:
+        text = _na('unknown')
+    elif running:
+        text = 'running (pid %s)' % _text(actual.get('pid'))
+    else:
+        text = 'not running'
+    if mps and bool(mps.get('running')) != bool(running):
+        text += '<span class="p">intended: %s</span>' % ('running' if mps.get('running') else 'stopped')
     if defaults:
-        text += '<span class="p">defaults: %s</span>' % '; '.join(defaults)
+        # The gpu_sharing module's mps is the daemon as converging leaves it: its defaults now
+        # when the device is not drifted, the intended ones otherwise.
+        text += '<span class="p">defaults%s: %s</span>' % ('' if row.get('drift') is False else ' (intended)',
+                                                           '; '.join(defaults))
     return text
 
 
@@ -189,9 +196,11 @@ def _processes(gpu):
         kind = process.get('type') or '?'
         counts[kind] = counts.get(kind, 0) + 1
         used = process.get('used_memory')
-        parts.append('<span class="p">%s %s%s</span>' % (
+        share = process.get('utilization') or {}
+        parts.append('<span class="p">%s %s%s%s</span>' % (
             _text(kind), _text(process.get('name') or 'pid %s' % process.get('pid')),
-            '' if used is None else ' %s MiB' % _mib(used)))
+            '' if used is None else ' %s MiB' % _mib(used),
+            '' if share.get('sm') is None else ', SM %s %%' % _num(share['sm'])))
     head = ', '.join('%d %s' % (counts[kind], _text(kind)) for kind in sorted(counts))
     return _cell('%s%s' % (head, ''.join(parts)), len(processes))
 

@@ -65,7 +65,8 @@ def test_report_files_and_text():
 @pytest.mark.parametrize('name, args, message', [
     ('fleet_report', (['edge-01'],), "fleet_report: ['edge-01'] is not a dictionary of inventory name to device entry"),
     ('fleet_report', ({'edge-01': {'reachable': 'no'}},), "fleet_report: device edge-01: reachable must be true or false"),
-    ('fleet_report', ({}, None, 'soon'), "sample_seconds must be a number of seconds (0 or more) or null, got 'soon'"),
+    ('fleet_report', ({}, None, 'soon'), "fleet_report: sample_seconds must be 0 or a number of seconds from 0.1 to 3600, "
+                                         "got 'soon'"),
     ('fleet_report_files', ({'devices': []},), "fleet_report_files: {'devices': []} is not a report"),
     ('fleet_report_text', ('report',), "fleet_report_text: 'report' is not a report"),
 ])

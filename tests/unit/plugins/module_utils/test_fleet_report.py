@@ -426,7 +426,13 @@ def test_html_shows_the_summary_processes_and_daemon(report):
     assert '<small>Devices</small><b>8</b>' in page and '<small>GPUs</small><b>9</b>' in page
     assert 'mps 3, time_slicing 5, unknown 1' in page
     assert 'M+C /usr/bin/python3 1184 MiB' in page and 'C nvidia-cuda-mps-server 32 MiB' in page
-    assert 'running (pid 4242)' in page and 'threads 50 %' in page and 'pinned 0=4G' in page
+    assert 'running (pid 4242)<span class="p">defaults: threads 50 %; pinned 0=4G</span>' in page
+    assert 'M+C /usr/bin/python3 1184 MiB, SM 12.5 %' in page
+    # edge-mps-off: the daemon should run and does not; the defaults shown are the intended ones.
+    assert ('not running<span class="p">intended: running</span><span class="p">defaults (intended): threads 50 %'
+            in page)
+    # edge-mps-left: a daemon runs that should not.
+    assert 'running (pid 99)<span class="p">intended: stopped</span>' in page
     assert '10/25.5/60' in page
 
 
@@ -521,8 +527,9 @@ def test_bad_entries_are_refused_naming_the_device_and_value(devices, named):
 
 
 @pytest.mark.parametrize('options, named', [
-    ({'sample_seconds': -1}, 'sample_seconds must be a number of seconds (0 or more) or null, got -1'),
+    ({'sample_seconds': -1}, 'fleet_report: sample_seconds must be 0 or a number of seconds from 0.1 to 3600, got -1'),
     ({'sample_seconds': 'five'}, "got 'five'"), ({'sample_seconds': True}, 'got True'),
+    ({'sample_seconds': 7200}, 'got 7200'),
     ({'generated': 20261126}, 'generated must be a time stamp (a string) or null, got 20261126'),
 ])
 def test_bad_options_are_refused(options, named):
