@@ -241,8 +241,8 @@ def _cards(report):
          or 'none'),
         ('Mean utilization', 'n/a' if mean is None else '%s %%' % _number(mean),
          'sampled over %s s' % _num(report['sample_seconds']) if report.get('sample_seconds') else 'instant readings'),
-        ('Out of intended mode', len(summary['drifted']), ', '.join(_text(name) for name in summary['drifted'][:12])
-         + (' ...' if len(summary['drifted']) > 12 else '') or 'none'),
+        ('Out of intended mode', len(summary['drifted']), ', '.join(_text(name) for name in summary['drifted'][:6])
+         + (' and %d more' % (len(summary['drifted']) - 6) if len(summary['drifted']) > 6 else '') or 'none'),
         ('Advice', summary.get('advice', 0), 'see the devices below'),
     ]
     return '<section class="cards">%s</section>' % ''.join(
