@@ -271,6 +271,14 @@ def filter_cases():
         case('gpu_fleet_summary', 'a list', {'input': ['edge-01']}, 'gpu_fleet_summary', 'edge-01'),
         case('gpu_fleet_summary', 'a host whose result is a string', {'input': {'edge-01': 'down'}}, 'gpu_fleet_summary',
              expect=['gpu_fleet_summary', 'edge-01', 'down']),
+        case('fleet_report', 'a list of hosts', {'input': ['edge-01']}, 'fleet_report', 'edge-01'),
+        case('fleet_report', 'reachable as a word', {'input': {'edge-01': {'reachable': 'maybe'}}}, 'reachable', 'maybe',
+             expect=['fleet_report', 'edge-01', 'reachable', 'maybe']),
+        case('fleet_report', 'negative sample_seconds', {'input': {}, 'kwargs': {'sample_seconds': -5}},
+             'sample_seconds', -5),
+        case('fleet_report_files', 'a dictionary that is no report', {'input': {'devices': 'all'}},
+             'fleet_report_files', expect=['fleet_report_files', 'is not a report']),
+        case('fleet_report_text', 'a string', {'input': 'report'}, 'fleet_report_text', 'report'),
     ]
 
 
