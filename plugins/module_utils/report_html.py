@@ -250,20 +250,30 @@ def _cards(report):
         for title, value, note in cards)
 
 
-def _bar_chart(title, items, height=120, width_each=6, gap=2, unit='%', top=100.0, css='u'):
-    """Vertical bars: ``items`` = [(label, value or None, extra SVG (same x) or '')]."""
+def _bar_chart(title, items, height=120, gap=2, unit='%', top=100.0, css='u'):
+    """Vertical bars: ``items`` = [(label, value or None, extra SVG (same x) or None, short label)].
+
+    A few bars are wide and named below the axis; a large fleet gets narrow bars (the label is
+    then the bar's tooltip) in a chart that scrolls sideways.
+    """
+    width_each = max(6, min(48, 900 // max(1, len(items)) - gap))
+    named = width_each >= 16
+    bottom = 70 if named else 20
     width = max(200, len(items) * (width_each + gap) + 40)
     scale = (height - 10) / float(top or 1)
-    parts = ['<svg width="%d" height="%d" role="img" aria-label="%s">' % (width, height + 20, _text(title)),
+    parts = ['<svg width="%d" height="%d" role="img" aria-label="%s">' % (width, height + bottom, _text(title)),
              '<line class="ax" x1="30" y1="%d" x2="%d" y2="%d"></line>' % (height, width, height),
              '<text x="0" y="12">%s%s</text><text x="0" y="%d">0</text>' % (_num(top), unit, height)]
-    for number, (label, value, extra) in enumerate(items):
+    for number, (label, value, extra, short) in enumerate(items):
         x = 32 + number * (width_each + gap)
+        if named:
+            parts.append('<text transform="translate(%d,%d) rotate(-40)" text-anchor="end">%s</text>' % (
+                x + width_each // 2 + 3, height + 12, short))
         if value is None:
             continue
         h = max(0.5, value * scale)
         parts.append('<rect class="%s" x="%d" y="%s" width="%d" height="%s"><title>%s</title></rect>%s' % (
-            css, x, _num(height - h), width_each, _num(h), label, extra(x, scale, height) if extra else ''))
+            css, x, _num(height - h), width_each, _num(h), label, extra(x, scale, height, width_each) if extra else ''))
     parts.append('</svg>')
     return '<h3>%s</h3><div class="chart">%s</div>' % (_text(title), ''.join(parts))
 
@@ -273,37 +283,38 @@ def _charts(report):
     util, memory = [], []
     for row, gpu in gpus:
         name = '%s GPU %d' % (_text(row['name']), gpu['index'])
+        short = '%s/%d' % (_text(row['name']), gpu['index'])
         window = gpu.get('utilization_sampled')
         instant = gpu.get('utilization') or {}
         if window and window.get('gpu'):
             low, mean, high = window['gpu']['min'], window['gpu']['mean'], window['gpu']['max']
 
-            def whisker(x, scale, height, low=low, high=high):
+            def whisker(x, scale, height, each, low=low, high=high):
                 return '<rect class="m" x="%d" y="%s" width="2" height="%s"></rect>' % (
-                    x + 2, _num(height - high * scale), _num(max(0.5, (high - low) * scale)))
-            util.append(('%s: mean %s %%, min %s, max %s' % (name, _num(mean), _num(low), _num(high)), mean, whisker))
+                    x + each // 2 - 1, _num(height - high * scale), _num(max(0.5, (high - low) * scale)))
+            util.append(('%s: mean %s %%, min %s, max %s' % (name, _num(mean), _num(low), _num(high)), mean, whisker, short))
         elif instant.get('gpu') is not None:
-            util.append(('%s: now %s %%' % (name, _num(instant['gpu'])), instant['gpu'], None))
+            util.append(('%s: now %s %%' % (name, _num(instant['gpu'])), instant['gpu'], None, short))
         else:
-            util.append((name, None, None))
+            util.append((name, None, None, short))
         mem = gpu.get('memory') or {}
         if mem.get('total') and mem.get('used') is not None:
             used = 100.0 * mem['used'] / mem['total']
             reserved = 100.0 * (mem.get('reserved') or 0) / mem['total']
 
-            def stacked(x, scale, height, used=used, reserved=reserved):
+            def stacked(x, scale, height, each, used=used, reserved=reserved):
                 if not reserved:
                     return ''
-                return '<rect class="mr" x="%d" y="%s" width="6" height="%s"></rect>' % (
-                    x, _num(height - (used + reserved) * scale), _num(reserved * scale))
+                return '<rect class="mr" x="%d" y="%s" width="%d" height="%s"></rect>' % (
+                    x, _num(height - (used + reserved) * scale), each, _num(reserved * scale))
             memory.append(('%s: %s of %s MiB used, %s reserved' % (
                 name, _mib(mem['used']), _mib(mem['total']),
-                'n/a' if mem.get('reserved') is None else '%s MiB' % _mib(mem['reserved'])), used, stacked))
+                'n/a' if mem.get('reserved') is None else '%s MiB' % _mib(mem['reserved'])), used, stacked, short))
         else:
-            memory.append((name, None, None))
-    devices = [(('%s: %s %% of a GPU free' % (_text(row['name']), _num(row['headroom']))), row['headroom'], None)
-               for row in report['devices']]
-    top = max([value for _label, value, _extra in devices if value is not None] or [100.0])
+            memory.append((name, None, None, short))
+    devices = [(('%s: %s %% of a GPU free' % (_text(row['name']), _num(row['headroom']))), row['headroom'], None,
+                _text(row['name'])) for row in report['devices']]
+    top = max([value for _label, value, _extra, _short in devices if value is not None] or [100.0])
     return ''.join([
         '<h2>Charts</h2>',
         _bar_chart('Utilization per GPU (bar: mean; dark line: min to max)', util),
