@@ -13,11 +13,13 @@ can act on; fields a GPU does not support come back as ``None``.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
+import time
 import traceback
 from contextlib import contextmanager
 
-from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, InvalidOption
 
 try:
     import pynvml
@@ -42,6 +44,7 @@ ERROR_FUNCTION_NOT_FOUND = 13
 ERROR_GPU_IS_LOST = 15
 ERROR_RESET_REQUIRED = 16
 ERROR_LIB_RM_VERSION_MISMATCH = 18
+ERROR_ARGUMENT_VERSION_MISMATCH = 25
 
 # (short kind, operator message); the message is completed with what was being done.
 _ERRORS = {
@@ -87,6 +90,12 @@ _COMPUTE_MODE_CONSTANTS = {
 
 MPS_SERVER_NAME = 'nvidia-cuda-mps-server'
 
+# Sampling window bounds (gpu_info's sample_seconds / sample_interval), in seconds.
+SAMPLE_SECONDS = (0.1, 3600)
+SAMPLE_INTERVAL = (0.05, 60)
+# Python's 0.3 / 0.1 is 2.9999999999999996: without this, a window would lose its last sample.
+_SAMPLE_EPSILON = 1e-9
+
 
 class NvmlError(EdgeGpuError):
     """An NVML failure, with a kind a caller can branch on and a message for people."""
@@ -124,6 +133,80 @@ _FIELD_ABSENT = (ERROR_NOT_SUPPORTED, ERROR_FUNCTION_NOT_FOUND, ERROR_NOT_FOUND)
 
 def _is_not_supported(exc):
     return getattr(exc, 'value', None) in _FIELD_ABSENT
+
+
+# The v2 memory call is absent from drivers older than R510 (FUNCTION_NOT_FOUND), may be refused
+# like any field (NOT_SUPPORTED, NOT_FOUND), or may get a struct version the driver does not
+# know (ARGUMENT_VERSION_MISMATCH): the v1 call answers then.
+_MEMORY_V2_ABSENT = _FIELD_ABSENT + (ERROR_ARGUMENT_VERSION_MISMATCH,)
+# nvmlDeviceGetProcessUtilization answers NOT_FOUND when no process has a sample newer than the
+# time stamp; the binding turns a SUCCESS with no sample into NVMLError(0).
+_NO_PROCESS_SAMPLES = (0, ERROR_NOT_FOUND)
+
+
+def parse_sampling(sample_seconds, sample_interval):
+    """``(seconds, interval)`` of a sampling window, or ``None`` for no sampling (``0`` seconds).
+
+    Each value is checked even when sampling is off, so a typo is never silently ignored.
+    """
+    seconds = units.seconds(sample_seconds, 'sample_seconds', SAMPLE_SECONDS[0], SAMPLE_SECONDS[1], zero=True)
+    interval = units.seconds(sample_interval, 'sample_interval', SAMPLE_INTERVAL[0], SAMPLE_INTERVAL[1])
+    if not seconds:
+        return None
+    if interval > seconds:
+        raise InvalidOption('sample_interval (%s) must not be longer than sample_seconds (%s)'
+                            % (units.number_text(interval), units.number_text(seconds)))
+    return seconds, interval
+
+
+def sample_count(seconds, interval):
+    """One sample at the start, then one every ``interval`` until ``seconds`` have passed."""
+    return int(math.floor(seconds / interval + _SAMPLE_EPSILON)) + 1
+
+
+def spread(values):
+    """``{min, mean, max}`` of whole percentages, the mean rounded to one decimal."""
+    return {'min': min(values), 'mean': round(sum(values) / float(len(values)), 1), 'max': max(values)}
+
+
+def mean_or_zero(values):
+    """The mean of a process's samples, 0.0 when the driver gave none in the window."""
+    return round(sum(values) / float(len(values)), 1) if values else 0.0
+
+
+class Window(object):
+    """What one GPU's sampling window collected; ``Nvml.sample`` fills it, ``Nvml.gpu`` reads it.
+
+    ``readings`` is ``None`` when the GPU has no utilization counters; ``process_samples`` is
+    ``None`` when the driver has no per-process utilization (or processes were not sampled),
+    else ``{(pid, time stamp): (sm, memory)}`` (the key drops samples read twice).
+    """
+
+    def __init__(self, since, processes):
+        # since: NVML's time stamp (microseconds) of the window's start.
+        self.readings = []
+        self.process_samples = {} if processes else None
+        self.start = self.since = since
+        self.seconds = 0.0
+
+    def utilization(self):
+        """The GPU's ``utilization_sampled`` value."""
+        if not self.readings:
+            return None
+        return {
+            'samples': len(self.readings),
+            'seconds': round(self.seconds, 3),
+            'gpu': spread([reading['gpu'] for reading in self.readings]),
+            'memory': spread([reading['memory'] for reading in self.readings]),
+        }
+
+    def process_utilization(self, pid):
+        """A process's ``utilization`` value."""
+        if self.process_samples is None:
+            return None
+        mine = [sample for (sample_pid, _stamp), sample in self.process_samples.items() if sample_pid == pid]
+        return {'sm': mean_or_zero([sm for sm, _memory in mine]),
+                'memory': mean_or_zero([memory for _sm, memory in mine])}
 
 
 class Nvml(object):
@@ -222,15 +305,106 @@ class Nvml(object):
         self.call('turning persistence mode of GPU %d %s' % (index, 'on' if enabled else 'off'),
                   self.lib.nvmlDeviceSetPersistenceMode, handle, value)
 
-    def gpu(self, index, handle, with_processes=True):
-        """Everything the collection reports about one GPU, as plain data."""
+    def memory(self, index, handle):
+        """``{total, used, free, reserved}`` in bytes, ``None`` where NVML has no memory info.
+
+        The v2 call counts the memory the driver reserves apart from ``used``, as ``nvidia-smi``
+        shows it; where the binding (no ``nvmlMemory_v2``) or the driver lacks it, v1's ``used``
+        includes that reserve and ``reserved`` is ``None``.
+        """
+        doing = 'reading the memory info of GPU %d' % index
+        version = getattr(self.lib, 'nvmlMemory_v2', None)
+        if version is not None:
+            try:
+                info = self.lib.nvmlDeviceGetMemoryInfo(handle, version=version)
+            except self.lib.NVMLError as exc:
+                if getattr(exc, 'value', None) not in _MEMORY_V2_ABSENT:
+                    raise describe_error(exc, doing)
+            else:
+                return {'total': info.total, 'used': info.used, 'free': info.free, 'reserved': info.reserved}
+        info = self.optional(doing, self.lib.nvmlDeviceGetMemoryInfo, handle)
+        if info is None:
+            return None
+        return {'total': info.total, 'used': info.used, 'free': info.free, 'reserved': None}
+
+    def utilization(self, index, handle):
+        """One instant reading ``{gpu, memory}`` in percent, ``None`` where not supported."""
+        reading = self.optional('reading the utilization of GPU %d' % index,
+                                self.lib.nvmlDeviceGetUtilizationRates, handle)
+        return None if reading is None else {'gpu': reading.gpu, 'memory': reading.memory}
+
+    def process_samples(self, index, handle, since):
+        """Per-process utilization samples newer than ``since`` (microseconds, NVML's CPU time
+        stamp): a list, empty when there is none, ``None`` where the driver has no such call."""
+        call = getattr(self.lib, 'nvmlDeviceGetProcessUtilization', None)
+        if call is None:
+            return None
+        try:
+            return list(call(handle, since) or [])
+        except self.lib.NVMLError as exc:
+            code = getattr(exc, 'value', None)
+            if code in _NO_PROCESS_SAMPLES:
+                return []
+            if code in (ERROR_NOT_SUPPORTED, ERROR_FUNCTION_NOT_FOUND):
+                return None
+            raise describe_error(exc, 'reading the process utilization of GPU %d' % index)
+
+    def sample(self, targets, seconds, interval, processes=True, clock=None, sleep=None, wall=None):
+        """Poll the utilization of every ``(index, handle)`` in ``targets`` over one window.
+
+        One sample at the start, then one every ``interval`` until ``seconds`` have passed
+        (``sample_count`` samples: a late poll is taken at once, never skipped). With
+        ``processes``, each poll also collects the per-process samples the driver gathered since
+        the last one. Returns ``{index: Window}``. ``clock``/``sleep``/``wall`` (default: the
+        ``time`` module's ``monotonic``/``sleep``/``time``) are for tests.
+        """
+        if not targets:
+            return {}
+        # time.monotonic does not move back when the clock is set; Python 2 lacks it.
+        clock, sleep, wall = clock or getattr(time, 'monotonic', time.time), sleep or time.sleep, wall or time.time
+        start_stamp = int(wall() * 1000000)
+        windows = dict((index, Window(start_stamp, processes)) for index, _handle in targets)
+        start = clock()
+        first = last = None
+        for number in range(sample_count(seconds, interval)):
+            delay = start + number * interval - clock()
+            if delay > 0:
+                sleep(delay)
+            last = clock()
+            first = last if first is None else first
+            for index, handle in targets:
+                self._poll(index, handle, windows[index])
+        for window in windows.values():
+            window.seconds = last - first
+        return windows
+
+    def _poll(self, index, handle, window):
+        if window.readings is not None:
+            reading = self.utilization(index, handle)
+            if reading is None:
+                # No utilization counters (a MIG-enabled GPU, Jetson): nothing to sample.
+                window.readings = None
+            else:
+                window.readings.append(reading)
+        if window.process_samples is not None:
+            samples = self.process_samples(index, handle, window.since)
+            if samples is None:
+                window.process_samples = None
+                return
+            for item in samples:
+                # A driver may hand back older samples than asked for: only the window's count.
+                if item.timeStamp > window.start:
+                    window.process_samples[(item.pid, item.timeStamp)] = (item.smUtil, item.memUtil)
+                    window.since = max(window.since, item.timeStamp)
+
+    def gpu(self, index, handle, with_processes=True, window=None):
+        """Everything the collection reports about one GPU, as plain data; ``window`` is what
+        ``sample`` collected for it (``None``: not sampled)."""
         lib = self.lib
         doing = 'reading %%s of GPU %d' % index
         # An integrated GPU (Jetson/Tegra) has no PCI device: its bus id is None, not an error.
         pci = self.optional(doing % 'the PCI info', lib.nvmlDeviceGetPciInfo, handle)
         capability = self.optional(doing % 'the compute capability', lib.nvmlDeviceGetCudaComputeCapability, handle)
-        memory = self.optional(doing % 'the memory info', lib.nvmlDeviceGetMemoryInfo, handle)
-        utilization = self.optional(doing % 'the utilization', lib.nvmlDeviceGetUtilizationRates, handle)
         power = self.optional(doing % 'the power draw', lib.nvmlDeviceGetPowerUsage, handle)
         gpu = {
             'index': index,
@@ -238,10 +412,9 @@ class Nvml(object):
             'uuid': self.uuid(index, handle),
             'pci_bus_id': None if pci is None else text(pci.busId),
             'compute_capability': None if capability is None else '%d.%d' % tuple(capability),
-            'memory': None if memory is None else {
-                'total': memory.total, 'used': memory.used, 'free': memory.free},
-            'utilization': None if utilization is None else {
-                'gpu': utilization.gpu, 'memory': utilization.memory},
+            'memory': self.memory(index, handle),
+            'utilization': self.utilization(index, handle),
+            'utilization_sampled': None if window is None else window.utilization(),
             'temperature': self.optional(doing % 'the temperature', lib.nvmlDeviceGetTemperature,
                                          handle, lib.NVML_TEMPERATURE_GPU),
             # NVML reports milliwatts; nvidia-smi and operators think in watts.
@@ -251,12 +424,13 @@ class Nvml(object):
             'mig_mode': self.mig_mode(index, handle),
         }
         if with_processes:
-            gpu['processes'] = self.processes(index, handle)
+            gpu['processes'] = self.processes(index, handle, window)
         return gpu
 
-    def processes(self, index, handle):
+    def processes(self, index, handle, window=None):
         """Compute processes on a GPU, typed the way nvidia-smi types them (``C`` / ``M+C``);
-        ``None`` where NVML cannot list them (for example on Jetson/Tegra)."""
+        ``None`` where NVML cannot list them (for example on Jetson/Tegra). Each has the mean
+        utilization of ``window``'s samples, ``None`` unless sampled where the driver has them."""
         compute = self._process_list(index, handle, 'compute', 'nvmlDeviceGetComputeRunningProcesses')
         mps_clients = self._process_list(index, handle, 'MPS client', 'nvmlDeviceGetMPSComputeRunningProcesses')
         if compute is None and mps_clients is None:
@@ -275,6 +449,7 @@ class Nvml(object):
                 'used_memory': by_pid[pid].usedGpuMemory,
                 'type': 'M+C' if pid in mps_pids else 'C',
                 'mps_server': bool(name) and name.rsplit('/', 1)[-1] == MPS_SERVER_NAME,
+                'utilization': None if window is None else window.process_utilization(pid),
             })
         return result
 

@@ -24,18 +24,35 @@ def _na(value, fmt):
     return 'N/A' if value is None else fmt % value
 
 
+def memory_cell(memory):
+    """``used / total`` as nvidia-smi shows them, with the driver's reserve where it is known."""
+    if memory is None:
+        return 'N/A'
+    text = '%dMiB / %dMiB' % (memory['used'] // MIB, memory['total'] // MIB)
+    if memory.get('reserved') is not None:
+        text += ' (%dMiB reserved)' % (memory['reserved'] // MIB)
+    return text
+
+
+def utilization_text(utilization, sampled):
+    """The instant GPU utilization and, over a sampled window, its minimum, mean and maximum."""
+    text = 'util ' + ('N/A' if utilization is None else '%d%%' % utilization['gpu'])
+    if sampled:
+        text += ' (min %d%% mean %.1f%% max %d%% over %d samples)' % (
+            sampled['gpu']['min'], sampled['gpu']['mean'], sampled['gpu']['max'], sampled['samples'])
+    return text
+
+
 def gpu_line(gpu):
     """One line per GPU, with the columns nvidia-smi shows."""
-    memory = gpu.get('memory')
-    utilization = gpu.get('utilization')
     processes = gpu.get('processes')
     parts = [
         'GPU %d' % gpu['index'],
         gpu['name'] or 'N/A',
         # An integrated GPU (Jetson/Tegra) has no PCI bus id.
         gpu['pci_bus_id'] or 'N/A',
-        'N/A' if memory is None else '%dMiB / %dMiB' % (memory['used'] // MIB, memory['total'] // MIB),
-        'util ' + ('N/A' if utilization is None else '%d%%' % utilization['gpu']),
+        memory_cell(gpu.get('memory')),
+        utilization_text(gpu.get('utilization'), gpu.get('utilization_sampled')),
         _na(gpu.get('temperature'), '%dC'),
         _na(gpu.get('power_draw'), '%.1fW'),
         _na(gpu.get('compute_mode'), '%s') if gpu.get('compute_mode') not in _SMI_COMPUTE_MODES

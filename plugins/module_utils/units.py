@@ -92,6 +92,20 @@ def whole_number(value, option, minimum=0, maximum=None, unit=None):
     return value
 
 
+def seconds(value, option, minimum, maximum, zero=False):
+    """A duration in seconds from ``minimum`` to ``maximum`` as a float (``'0.5'`` from ``-e``
+    too; never a boolean, NaN or infinity); with ``zero``, 0 is also allowed (meaning "off")."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and _PERCENT_RE.match(value.strip()):
+        number = float(value)
+    if number is None or math.isnan(number) or not (minimum <= number <= maximum or (zero and number == 0)):
+        raise InvalidOption('%s must be %sa number of seconds from %s to %s, got %r' % (
+            option, '0 or ' if zero else '', number_text(minimum), number_text(maximum), value))
+    return 0.0 if number == 0 else number
+
+
 def image_reference(value, option):
     """A container image reference: no whitespace, quotes or control characters."""
     if not isinstance(value, str) or not _IMAGE_RE.match(value):

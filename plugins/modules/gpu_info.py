@@ -19,6 +19,12 @@ description:
   - Everything is read in-process through NVML with a single initialise/shutdown; no
     C(nvidia-smi) process is started.
   - Also reports whether an MPS control daemon serves a given pipe directory.
+  - With O(sample_seconds), polls the utilization of every selected GPU over a window and returns
+    its minimum, mean and maximum (like C(nvidia-smi dmon)), and each process's mean SM and memory
+    utilization where the driver keeps per-process samples.
+  - Memory is read with NVML's v2 call where the driver and nvidia-ml-py have it, so that
+    RV(gpu_info.gpus[].memory.used) is what C(nvidia-smi) shows and the memory the driver reserves
+    is reported apart; older drivers (before R510) and bindings fall back to the v1 call.
   - Fields a GPU does not support (for example MIG mode on a Tesla T4) are returned as V(null); so
     are the many fields NVML does not answer on Jetson/Tegra-class devices (PCI information,
     memory, utilization, processes, compute and persistence modes).
@@ -67,6 +73,21 @@ options:
       - Also publish the result as the host fact C(edge_gpu_info).
     type: bool
     default: false
+  sample_seconds:
+    description:
+      - How long to sample utilization, in seconds (a number from V(0.1) to V(3600)).
+      - V(0) reads one instant value only (RV(gpu_info.gpus[].utilization)) and returns
+        RV(gpu_info.gpus[].utilization_sampled=null).
+      - The module takes one sample at the start, then one every O(sample_interval) until
+        O(sample_seconds) have passed, so the task lasts about O(sample_seconds).
+    type: raw
+    default: 0
+  sample_interval:
+    description:
+      - Seconds between two samples, a number from V(0.05) to V(60), at most O(sample_seconds).
+      - Checked even when O(sample_seconds=0).
+    type: raw
+    default: 1.0
 notes:
   - Process names can be V(null) when the process exited while it was listed or when NVML may
     not see its name.
@@ -95,6 +116,16 @@ EXAMPLES = r'''
     missing: empty
     facts: true
 
+- name: Utilization over 10 seconds, one sample every half second
+  edge_gpu.sharing.gpu_info:
+    sample_seconds: 10
+    sample_interval: 0.5
+  register: gpu
+
+- name: Show each GPU's mean utilization over the window
+  ansible.builtin.debug:
+    msg: "{{ gpu.gpu_info.gpus | map(attribute='utilization_sampled') | list }}"
+
 - name: Select a GPU by UUID and check the MPS daemon of a custom pipe directory
   edge_gpu.sharing.gpu_info:
     gpus:
@@ -106,7 +137,8 @@ RETURN = r'''
 error_kind:
   description:
     - On failure, what kind of failure it was, for playbooks to branch on (the same key in every
-      module of the collection). V(invalid_option) for a bad O(gpus); NVML's own kinds such as
+      module of the collection). V(invalid_option) for a bad O(gpus), O(sample_seconds) or
+      O(sample_interval); NVML's own kinds such as
       V(pynvml_missing), V(library_not_found), V(driver_not_loaded), V(no_permission),
       V(gpu_lost), V(version_mismatch).
   returned: failure
@@ -167,7 +199,9 @@ gpu_info:
           type: str
           sample: '7.5'
         memory:
-          description: Frame-buffer memory in bytes (V(null) where not supported).
+          description:
+            - Frame-buffer memory in bytes (V(null) where not supported).
+            - C(total) = C(used) + C(reserved) + C(free) where the driver reports reserved memory.
           type: dict
           contains:
             total:
@@ -175,15 +209,26 @@ gpu_info:
               type: int
               sample: 16106127360
             used:
-              description: Used memory in bytes.
+              description:
+                - Used memory in bytes, as C(nvidia-smi) shows it.
+                - Without the v2 call (C(reserved) is V(null)) this includes the memory the driver
+                  reserves.
               type: int
               sample: 1073741824
             free:
               description: Free memory in bytes.
               type: int
-              sample: 15032385536
+              sample: 14763950080
+            reserved:
+              description:
+                - Memory the driver reserves for itself, in bytes, not counted in C(used).
+                - V(null) where the driver (before R510) or nvidia-ml-py has no v2 memory call.
+              type: int
+              sample: 268435456
         utilization:
-          description: Utilization over the last sample period in percent (V(null) where not supported).
+          description:
+            - One instant reading of the utilization over the driver's last sample period, in
+              percent (V(null) where not supported).
           type: dict
           contains:
             gpu:
@@ -194,6 +239,53 @@ gpu_info:
               description: Percent of time memory was read or written.
               type: int
               sample: 3
+        utilization_sampled:
+          description:
+            - Utilization over the O(sample_seconds) window, in percent.
+            - V(null) without sampling (O(sample_seconds=0)) and on GPUs that do not report
+              utilization (MIG enabled, Jetson/Tegra).
+          type: dict
+          contains:
+            samples:
+              description: How many samples were taken (O(sample_seconds) / O(sample_interval), rounded down, plus one).
+              type: int
+              sample: 11
+            seconds:
+              description: Seconds from the first sample to the last, as measured.
+              type: float
+              sample: 5.002
+            gpu:
+              description: Minimum, mean and maximum of the percent of time a kernel was running.
+              type: dict
+              contains:
+                min:
+                  description: Lowest sample.
+                  type: int
+                  sample: 12
+                mean:
+                  description: Mean of the samples, rounded to one decimal.
+                  type: float
+                  sample: 47.3
+                max:
+                  description: Highest sample.
+                  type: int
+                  sample: 98
+            memory:
+              description: Minimum, mean and maximum of the percent of time memory was read or written.
+              type: dict
+              contains:
+                min:
+                  description: Lowest sample.
+                  type: int
+                  sample: 1
+                mean:
+                  description: Mean of the samples, rounded to one decimal.
+                  type: float
+                  sample: 18.5
+                max:
+                  description: Highest sample.
+                  type: int
+                  sample: 40
         temperature:
           description: GPU core temperature in degrees Celsius.
           type: int
@@ -250,6 +342,21 @@ gpu_info:
               description: Whether the process is the MPS server (C(nvidia-cuda-mps-server)).
               type: bool
               sample: false
+            utilization:
+              description:
+                - The process's mean utilization over the O(sample_seconds) window, in percent, from
+                  NVML's per-process samples; V(0.0) when the driver took no sample of it in the window.
+                - V(null) without sampling and where the driver has no per-process utilization.
+              type: dict
+              contains:
+                sm:
+                  description: Mean percent of the SMs' time the process used.
+                  type: float
+                  sample: 31.5
+                memory:
+                  description: Mean percent of the memory interface's time the process used.
+                  type: float
+                  sample: 12.0
     mps_daemon:
       description: The MPS control daemon for O(mps_pipe_directory).
       type: dict
@@ -300,14 +407,19 @@ def unavailable(reason, mps_daemon):
     }
 
 
-def read_gpus(session, selection, with_processes):
+def read_gpus(session, selection, with_processes, sampling):
     handles, _uuids, indexes = session.select(selection)
-    return len(handles), [session.gpu(index, handles[index], with_processes) for index in indexes]
+    windows = {}
+    if sampling:
+        seconds, interval = sampling
+        windows = session.sample([(index, handles[index]) for index in indexes], seconds, interval, with_processes)
+    return len(handles), [session.gpu(index, handles[index], with_processes, windows.get(index)) for index in indexes]
 
 
 def gather(module):
     params = module.params
     selection = gpus.parse_selection(params['gpus'])
+    sampling = nvml.parse_sampling(params['sample_seconds'], params['sample_interval'])
     mps_daemon = daemon_status(gpus.check_pipe_directory(params['mps_pipe_directory'], 'mps_pipe_directory'))
 
     if nvml.pynvml is None and params['missing'] == 'fail':
@@ -317,7 +429,7 @@ def gather(module):
     try:
         with nvml.nvml_session() as session:
             info = session.system()
-            info['gpu_count'], info['gpus'] = read_gpus(session, selection, params['processes'])
+            info['gpu_count'], info['gpus'] = read_gpus(session, selection, params['processes'], sampling)
     except nvml.NvmlError as exc:
         if not (exc.unavailable and params['missing'] == 'empty'):
             raise
@@ -339,6 +451,8 @@ def main():
             mps_pipe_directory=dict(type='path', default=gpus.DEFAULT_PIPE_DIRECTORY),
             missing=dict(type='str', choices=['fail', 'empty'], default='fail'),
             facts=dict(type='bool', default=False),
+            sample_seconds=dict(type='raw', default=0),
+            sample_interval=dict(type='raw', default=1.0),
         ),
         supports_check_mode=True,
     )

@@ -8,6 +8,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import subprocess
+
 import pytest
 
 from smi import query_csv  # pylint: disable=import-error
@@ -70,6 +72,49 @@ def test_measurements_match_within_sampling_noise(both):
             assert gpu['power_draw'] is None
         else:
             assert gpu['power_draw'] == pytest.approx(number(row['power.draw']), rel=0.25, abs=15)
+
+
+def reserved_by_smi():
+    """nvidia-smi's memory.reserved per GPU in MiB, or None where its nvidia-smi lacks the field."""
+    try:
+        return [number(row['memory.reserved']) for row in query_csv('gpu', ['memory.reserved'])]
+    except subprocess.CalledProcessError:
+        return None
+
+
+def test_memory_used_is_what_nvidia_smi_shows_with_reserved_apart(both):
+    smi, info = both
+    reserved = reserved_by_smi()
+    for position, (row, gpu) in enumerate(zip(smi, info['gpus'])):
+        memory = gpu['memory']
+        # What the note records: gpu_info's figures beside nvidia-smi's, in MiB.
+        print('GPU %d %s: gpu_info used %d MiB, reserved %s MiB, free %d MiB, total %d MiB; nvidia-smi used %s MiB, '
+              'reserved %s MiB' % (gpu['index'], gpu['name'], memory['used'] // MIB,
+                                   None if memory['reserved'] is None else memory['reserved'] // MIB,
+                                   memory['free'] // MIB, memory['total'] // MIB, row['memory.used'],
+                                   None if reserved is None else reserved[position]))
+        assert abs(memory['used'] // MIB - number(row['memory.used'])) <= 64
+        if memory['reserved'] is not None:
+            assert memory['used'] + memory['reserved'] + memory['free'] == pytest.approx(memory['total'], abs=MIB)
+            if reserved is not None and reserved[position] is not None:
+                assert abs(memory['reserved'] // MIB - reserved[position]) <= 64
+
+
+def test_sampling_on_the_gpu(run_module_locally):
+    info = run_module_locally('edge_gpu.sharing.gpu_info', {'sample_seconds': 1, 'sample_interval': 0.25})['gpu_info']
+    for gpu in info['gpus']:
+        sampled = gpu['utilization_sampled']
+        print('GPU %d sampled: %s; processes: %s' % (gpu['index'], sampled, [
+            (proc['pid'], proc['type'], proc['utilization']) for proc in gpu['processes'] or []]))
+        if gpu['utilization'] is None:
+            assert sampled is None
+            continue
+        assert sampled['samples'] == 5
+        assert 0.99 <= sampled['seconds'] < 3
+        for key in ('gpu', 'memory'):
+            assert 0 <= sampled[key]['min'] <= sampled[key]['mean'] <= sampled[key]['max'] <= 100
+        for proc in gpu['processes'] or []:
+            assert proc['utilization'] is None or 0 <= proc['utilization']['sm'] <= 100
 
 
 def test_process_list_matches_query_compute_apps(both):

@@ -115,6 +115,10 @@ def module_cases(pipe, log, dest):
         case('gpu_info', 'pipe directory with ..', {'mps_pipe_directory': '/x/../y'}, 'mps_pipe_directory', '/x/../y'),
         case('gpu_info', 'boolean from a survey', {'processes': 'maybe'}, 'processes', 'maybe'),
         case('gpu_info', 'unknown choice', {'missing': 'ignore'}, 'missing', 'ignore'),
+        case('gpu_info', 'window as words', {'sample_seconds': 'soon'}, 'sample_seconds', 'soon'),
+        case('gpu_info', 'negative window', {'sample_seconds': -1}, 'sample_seconds', -1),
+        case('gpu_info', 'interval longer than the window', {'sample_seconds': 1, 'sample_interval': 5},
+             'sample_interval', expect=['sample_interval (5)', 'sample_seconds (1)']),
         # gpu_mode
         case('gpu_mode', 'misspelt choice', {'gpus': [1], 'compute_mode': 'exclusive'}, 'compute_mode', 'exclusive'),
         case('gpu_mode', 'percentage as a boolean', {'gpus': [1], 'persistence_mode': '20%'}, 'persistence_mode', '20%'),
@@ -267,6 +271,14 @@ def filter_cases():
         case('gpu_fleet_summary', 'a list', {'input': ['edge-01']}, 'gpu_fleet_summary', 'edge-01'),
         case('gpu_fleet_summary', 'a host whose result is a string', {'input': {'edge-01': 'down'}}, 'gpu_fleet_summary',
              expect=['gpu_fleet_summary', 'edge-01', 'down']),
+        case('fleet_report', 'a list of hosts', {'input': ['edge-01']}, 'fleet_report', 'edge-01'),
+        case('fleet_report', 'reachable as a word', {'input': {'edge-01': {'reachable': 'maybe'}}}, 'reachable', 'maybe',
+             expect=['fleet_report', 'edge-01', 'reachable', 'maybe']),
+        case('fleet_report', 'negative sample_seconds', {'input': {}, 'kwargs': {'sample_seconds': -5}},
+             'sample_seconds', -5),
+        case('fleet_report_files', 'a dictionary that is no report', {'input': {'devices': 'all'}},
+             'fleet_report_files', expect=['fleet_report_files', 'is not a report']),
+        case('fleet_report_text', 'a string', {'input': 'report'}, 'fleet_report_text', 'report'),
     ]
 
 

@@ -216,7 +216,7 @@ def test_nvml_faults(sim_root, tmp_path):
     assert gpu['uuid'] == fleet.load_device('jetson_orin')['gpus'][0]['uuid']
     assert [key for key in sorted(gpu) if gpu[key] is None] == [
         'compute_mode', 'memory', 'mig_mode', 'pci_bus_id', 'persistence_mode', 'power_draw', 'processes',
-        'temperature', 'utilization']
+        'temperature', 'utilization', 'utilization_sampled']
     (mode,) = found['partial-nvml']['gpu_mode']
     clear_failure(mode, 'gpu_mode', 'GPU 0 (GPU-', 'does not support setting a compute mode')
     refused, sliced = found['partial-nvml']['gpu_sharing']

@@ -49,7 +49,8 @@ def test_module_docs_render_every_section(module, option):
 
 
 @pytest.mark.parametrize('name', ['edge_gpu.sharing.gpu_summary', 'edge_gpu.sharing.gpu_fleet_summary',
-                                  'edge_gpu.sharing.gpu_plan'])
+                                  'edge_gpu.sharing.gpu_plan', 'edge_gpu.sharing.fleet_report',
+                                  'edge_gpu.sharing.fleet_report_files', 'edge_gpu.sharing.fleet_report_text'])
 def test_filter_docs_render(name):
     proc = doc('-t', 'filter', name)
     assert proc.returncode == 0, proc.stdout

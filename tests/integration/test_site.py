@@ -146,6 +146,20 @@ def test_dry_run_converge_rerun_across_the_fleet(fleet_hosts, site, sim_root):
         (host, 0) for host in fleet_hosts)
 
 
+def test_the_role_included_in_check_mode_predicts_and_changes_nothing(fleet_hosts, playbook, sim_root):
+    """The devices' MPS, manifest and mode changes all predicted, none made, and no health check
+    failing for them (it used to, since only --check told the role it changed nothing)."""
+    hosts = ['edge-01', 'edge-13', 'edge-22']
+    before = snapshot(sim_root)
+    run = playbook('role_in_check_mode.yml', args=['-i', EXAMPLE_INVENTORY], extra_vars={'target_hosts': ','.join(hosts)})
+    assert run.rc == 0, run.output
+    recap = run.recap()
+    assert all(recap[host]['failed'] == 0 for host in hosts), run.output
+    # The MPS daemon of the two-T4 device and the IoT Edge manifest were predicted as changes.
+    assert 'changed: [edge-13]' in run.output and 'changed: [edge-01]' in run.output, run.output
+    assert snapshot(sim_root) == before
+
+
 def test_one_broken_device_never_takes_the_fleet_down(fleet_hosts, site, sim_root, tmp_path):
     failing_daemon = str(tmp_path / 'failing-mps-control')
     with open(failing_daemon, 'w') as handle:

@@ -19,12 +19,19 @@ Device file keys (NVML units: bytes, milliwatts, CUDA version as 12020):
 ``bytes`` like old releases), ``deny_changes`` (``nvmlDeviceSet*`` raise NO_PERMISSION,
 as for a non-root user), ``process_names`` (pid -> name), and ``gpus``, each with
 ``name``, ``uuid``, ``pci_bus_id``, ``compute_capability`` ([major, minor]), ``memory``
-({total, used, free}), ``utilization`` ({gpu, memory}), ``temperature``,
-``power_usage``, ``compute_mode``, ``persistence_mode``, ``mig_mode`` ([current,
-pending]), ``compute_processes`` and ``mps_processes`` ([{pid, used_memory}]; ``null``
-when NVML cannot list them, absent when none run), and ``errors`` (NVML function name ->
-``NVML_ERROR_*`` name it raises). A field that is ``null`` or absent raises NOT_SUPPORTED,
-as NVML does for what a GPU lacks.
+(v1: {total, used, free}, ``used`` including what the driver reserves), ``memory_v2``
+({total, reserved, used, free}; absent: a driver older than the v2 call, which raises
+FUNCTION_NOT_FOUND; ``null``: NOT_SUPPORTED), ``utilization`` ({gpu, memory}),
+``utilization_series`` (optional list of {gpu, memory} answered in turn by successive
+``nvmlDeviceGetUtilizationRates`` calls of one NVML session, cycling; ``utilization``
+without it), ``temperature``, ``power_usage``, ``compute_mode``, ``persistence_mode``,
+``mig_mode`` ([current, pending]), ``compute_processes`` and ``mps_processes`` ([{pid,
+used_memory}]; ``null`` when NVML cannot list them, absent when none run; optional
+``sm_util``/``mem_util``, a percentage or a list of them taken in turn, for
+``nvmlDeviceGetProcessUtilization``, which answers one sample per such process and call,
+NOT_FOUND when there is none), and ``errors`` (NVML function name, ``_v2`` for the v2
+memory call, -> ``NVML_ERROR_*`` name it raises). A field that is ``null`` or absent
+raises NOT_SUPPORTED, as NVML does for what a GPU lacks.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,6 +41,7 @@ import json
 import os
 import string
 import tempfile
+import time
 
 NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1
@@ -57,6 +65,7 @@ NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18
 NVML_ERROR_IN_USE = 19
 NVML_ERROR_MEMORY = 20
 NVML_ERROR_NO_DATA = 21
+NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25
 NVML_ERROR_UNKNOWN = 999
 
 NVML_FEATURE_DISABLED = 0
@@ -71,6 +80,8 @@ NVML_COMPUTEMODE_EXCLUSIVE_PROCESS = 3
 
 NVML_DEVICE_MIG_DISABLE = 0
 NVML_DEVICE_MIG_ENABLE = 1
+
+nvmlMemory_v2 = 0x02000028
 
 _MESSAGES = {
     NVML_ERROR_UNINITIALIZED: "Uninitialized",
@@ -140,6 +151,16 @@ class c_nvmlMemory_t(_Struct):
     _fields_ = [('total', 'c_ulonglong'), ('free', 'c_ulonglong'), ('used', 'c_ulonglong')]
 
 
+class c_nvmlMemory_v2_t(_Struct):
+    _fields_ = [('version', 'c_uint'), ('total', 'c_ulonglong'), ('reserved', 'c_ulonglong'),
+                ('free', 'c_ulonglong'), ('used', 'c_ulonglong')]
+
+
+class c_nvmlProcessUtilizationSample_t(_Struct):
+    _fields_ = [('pid', 'c_uint'), ('timeStamp', 'c_ulonglong'), ('smUtil', 'c_uint'), ('memUtil', 'c_uint'),
+                ('encUtil', 'c_uint'), ('decUtil', 'c_uint')]
+
+
 class c_nvmlUtilization_t(_Struct):
     _fields_ = [('gpu', 'c_uint'), ('memory', 'c_uint')]
 
@@ -152,7 +173,9 @@ class c_nvmlProcessInfo_t(_Struct):
     _fields_ = [('pid', 'c_uint'), ('usedGpuMemory', 'c_ulonglong')]
 
 
-_state = {'device': None, 'init_count': 0}
+# calls: per (function, GPU index), how often it answered in this session (for the series);
+# stamp: the last time stamp handed out, in microseconds, strictly increasing.
+_state = {'device': None, 'init_count': 0, 'calls': {}, 'stamp': 0}
 
 
 def _path():
@@ -221,6 +244,8 @@ def nvmlInit():
     if device.get('init_error'):
         _raise_named(device['init_error'])
     _state['device'] = device
+    if _state['init_count'] <= 0:
+        _state['calls'] = {}
     _state['init_count'] += 1
 
 
@@ -298,11 +323,51 @@ def nvmlDeviceGetCudaComputeCapability(handle):
 
 
 def nvmlDeviceGetMemoryInfo(handle, version=None):
-    return c_nvmlMemory_t(**_field(handle, 'nvmlDeviceGetMemoryInfo', 'memory'))
+    if not version:
+        return c_nvmlMemory_t(**_field(handle, 'nvmlDeviceGetMemoryInfo', 'memory'))
+    gpu = _gpu(handle, 'nvmlDeviceGetMemoryInfo_v2')
+    if 'memory_v2' not in gpu:
+        # A driver older than R510 has no nvmlDeviceGetMemoryInfo_v2 symbol.
+        raise NVMLError(NVML_ERROR_FUNCTION_NOT_FOUND)
+    if version != nvmlMemory_v2:
+        raise NVMLError(NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
+    return c_nvmlMemory_v2_t(version=version, **_field(handle, 'nvmlDeviceGetMemoryInfo_v2', 'memory_v2'))
+
+
+def _next_call(function, handle):
+    key = (function, handle.index)
+    count = _state['calls'].get(key, 0)
+    _state['calls'][key] = count + 1
+    return count
+
+
+def _in_turn(value, number):
+    return value[number % len(value)] if isinstance(value, list) else value
 
 
 def nvmlDeviceGetUtilizationRates(handle):
-    return c_nvmlUtilization_t(**_field(handle, 'nvmlDeviceGetUtilizationRates', 'utilization'))
+    gpu = _gpu(handle, 'nvmlDeviceGetUtilizationRates')
+    series = gpu.get('utilization_series')
+    if not series:
+        return c_nvmlUtilization_t(**_field(handle, 'nvmlDeviceGetUtilizationRates', 'utilization'))
+    return c_nvmlUtilization_t(**_in_turn(series, _next_call('nvmlDeviceGetUtilizationRates', handle)))
+
+
+def nvmlDeviceGetProcessUtilization(handle, timeStamp):
+    gpu = _gpu(handle, 'nvmlDeviceGetProcessUtilization')
+    number = _next_call('nvmlDeviceGetProcessUtilization', handle)
+    sampled = {}
+    for proc in (gpu.get('compute_processes') or []) + (gpu.get('mps_processes') or []):
+        if proc.get('sm_util') is not None:
+            sampled.setdefault(proc['pid'], proc)
+    # A new sample per call, stamped with the CPU time in microseconds as NVML does.
+    _state['stamp'] = max(_state['stamp'] + 1, int(time.time() * 1000000))
+    if not sampled or _state['stamp'] <= timeStamp:
+        raise NVMLError(NVML_ERROR_NOT_FOUND)
+    return [c_nvmlProcessUtilizationSample_t(
+        pid=pid, timeStamp=_state['stamp'], smUtil=_in_turn(proc['sm_util'], number),
+        memUtil=_in_turn(proc.get('mem_util', 0), number), encUtil=0, decUtil=0)
+        for pid, proc in sorted(sampled.items())]
 
 
 def nvmlDeviceGetTemperature(handle, sensor):

@@ -77,7 +77,10 @@ def test_error_messages_match_for_the_codes_the_fake_names(fake):
 
 
 def test_struct_fields_exist_in_the_real_structs(fake):
-    for name in ('c_nvmlMemory_t', 'c_nvmlUtilization_t', 'nvmlPciInfo_t', 'c_nvmlProcessInfo_t'):
+    structs = [name for name in public_names(fake) if hasattr(getattr(fake, name), '_fields_')]
+    assert set(structs) >= {'c_nvmlMemory_t', 'c_nvmlMemory_v2_t', 'c_nvmlUtilization_t', 'nvmlPciInfo_t',
+                            'c_nvmlProcessInfo_t', 'c_nvmlProcessUtilizationSample_t'}
+    for name in structs:
         real_fields = set(field for field, _type in getattr(real, name)._fields_)
         fake_fields = set(field for field, _type in getattr(fake, name)._fields_)
         assert fake_fields <= real_fields, name

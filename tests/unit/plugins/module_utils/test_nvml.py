@@ -31,8 +31,12 @@ def test_every_field_of_every_gpu(fake_device, device_data):
         assert gpu['uuid'] == raw['uuid']
         assert gpu['pci_bus_id'] == raw['pci_bus_id']
         assert gpu['compute_capability'] == '7.5'
-        assert gpu['memory'] == raw['memory']
-        assert gpu['utilization'] == raw['utilization']
+        # The v2 call where the driver has it: used as nvidia-smi shows it, the reserve apart.
+        assert gpu['memory'] == raw['memory_v2']
+        assert gpu['memory']['used'] + gpu['memory']['reserved'] == raw['memory']['used']
+        # The first reading of the session (the series starts with the instant value).
+        assert gpu['utilization'] == raw['utilization_series'][0]
+        assert gpu['utilization_sampled'] is None
         assert gpu['temperature'] == raw['temperature']
         assert gpu['power_draw'] == pytest.approx(raw['power_usage'] / 1000.0)
         assert gpu['persistence_mode'] is True
@@ -40,10 +44,67 @@ def test_every_field_of_every_gpu(fake_device, device_data):
     assert [gpu['compute_mode'] for gpu in gpus] == ['default', 'exclusive_process']
     assert gpus[0]['processes'] == []
     assert gpus[1]['processes'] == [
-        {'pid': 3100, 'name': 'nvidia-cuda-mps-server', 'used_memory': 32 * 1024 * 1024, 'type': 'C', 'mps_server': True},
-        {'pid': 3201, 'name': '/usr/bin/python3', 'used_memory': 1184 * 1024 * 1024, 'type': 'M+C', 'mps_server': False},
-        {'pid': 3202, 'name': '/usr/bin/python3', 'used_memory': 1184 * 1024 * 1024, 'type': 'M+C', 'mps_server': False},
+        {'pid': 3100, 'name': 'nvidia-cuda-mps-server', 'used_memory': 32 * 1024 * 1024, 'type': 'C', 'mps_server': True,
+         'utilization': None},
+        {'pid': 3201, 'name': '/usr/bin/python3', 'used_memory': 1184 * 1024 * 1024, 'type': 'M+C', 'mps_server': False,
+         'utilization': None},
+        {'pid': 3202, 'name': '/usr/bin/python3', 'used_memory': 1184 * 1024 * 1024, 'type': 'M+C', 'mps_server': False,
+         'utilization': None},
     ]
+
+
+def test_driver_without_the_v2_memory_call_gives_v1_without_reserved(fake_device, device_data):
+    fake_device.use('t4_legacy_bindings')
+    raw = device_data('t4_legacy_bindings')['gpus'][0]
+    assert 'memory_v2' not in raw
+    _system, gpus = read_all()
+    assert gpus[0]['memory'] == dict(raw['memory'], reserved=None)
+
+
+def test_binding_without_nvmlMemory_v2_never_asks_for_v2(fake_device, device_data, monkeypatch):
+    fake_device.use('t4_single')
+    lib = fake_device.lib
+    monkeypatch.delattr(lib, 'nvmlMemory_v2')
+    versions = []
+    real_call = lib.nvmlDeviceGetMemoryInfo
+
+    def spy(handle, version=None):
+        versions.append(version)
+        return real_call(handle, version)
+    monkeypatch.setattr(lib, 'nvmlDeviceGetMemoryInfo', spy)
+    _system, gpus = read_all()
+    assert versions == [None]
+    assert gpus[0]['memory'] == dict(device_data('t4_single')['gpus'][0]['memory'], reserved=None)
+
+
+def test_v2_memory_excludes_the_reserve_from_used(fake_device, device_data):
+    data = device_data('t4_single')
+    data['gpus'][0]['memory_v2'] = {'total': 100, 'reserved': 7, 'used': 3, 'free': 90}
+    data['gpus'][0]['memory'] = {'total': 100, 'used': 10, 'free': 90}
+    fake_device.write(data)
+    _system, gpus = read_all()
+    assert gpus[0]['memory'] == {'total': 100, 'used': 3, 'free': 90, 'reserved': 7}
+
+
+@pytest.mark.parametrize('error', ['NVML_ERROR_FUNCTION_NOT_FOUND', 'NVML_ERROR_NOT_SUPPORTED', 'NVML_ERROR_NOT_FOUND',
+                                   'NVML_ERROR_ARGUMENT_VERSION_MISMATCH'])
+def test_v2_memory_refused_falls_back_to_v1(fake_device, device_data, error):
+    data = device_data('t4_dual')
+    data['gpus'][1]['errors'] = {'nvmlDeviceGetMemoryInfo_v2': error}
+    fake_device.write(data)
+    _system, gpus = read_all()
+    assert gpus[1]['memory'] == dict(data['gpus'][1]['memory'], reserved=None)
+    assert gpus[0]['memory'] == data['gpus'][0]['memory_v2']
+
+
+def test_v2_memory_failure_is_not_hidden_by_the_fallback(fake_device, device_data):
+    data = device_data('t4_single')
+    data['gpus'][0]['errors'] = {'nvmlDeviceGetMemoryInfo_v2': 'NVML_ERROR_GPU_IS_LOST'}
+    fake_device.write(data)
+    with pytest.raises(nvml.NvmlError) as info:
+        read_all()
+    assert info.value.kind == 'gpu_lost'
+    assert 'reading the memory info of GPU 0' in str(info.value)
 
 
 def test_mig_mode_and_unsupported_utilization_on_a100(fake_device):
@@ -101,7 +162,8 @@ def test_mps_only_process_is_listed_as_client(fake_device, device_data):
     data['gpus'][0]['mps_processes'] = [{'pid': 77, 'used_memory': 1}]
     fake_device.write(data)
     _system, gpus = read_all()
-    assert gpus[0]['processes'] == [{'pid': 77, 'name': None, 'used_memory': 1, 'type': 'M+C', 'mps_server': False}]
+    assert gpus[0]['processes'] == [{'pid': 77, 'name': None, 'used_memory': 1, 'type': 'M+C', 'mps_server': False,
+                                     'utilization': None}]
 
 
 def test_old_driver_process_lists_come_from_the_v2_calls(fake_device, device_data):
@@ -160,10 +222,11 @@ def test_mps_list_unsupported_keeps_the_compute_list(fake_device, device_data):
     assert set(proc['type'] for proc in gpus[0]['processes']) == {'C'}
 
 
-# Every per-GPU field gpu_info returns, and the NVML call behind it (the fake's error names).
+# Every per-GPU field gpu_info returns, and the NVML calls behind it (the fake's error names).
 PARTIAL_FIELDS = {
     'name': 'nvmlDeviceGetName', 'pci_bus_id': 'nvmlDeviceGetPciInfo',
-    'compute_capability': 'nvmlDeviceGetCudaComputeCapability', 'memory': 'nvmlDeviceGetMemoryInfo',
+    'compute_capability': 'nvmlDeviceGetCudaComputeCapability',
+    'memory': ('nvmlDeviceGetMemoryInfo', 'nvmlDeviceGetMemoryInfo_v2'),
     'utilization': 'nvmlDeviceGetUtilizationRates', 'temperature': 'nvmlDeviceGetTemperature',
     'power_draw': 'nvmlDeviceGetPowerUsage', 'compute_mode': 'nvmlDeviceGetComputeMode',
     'persistence_mode': 'nvmlDeviceGetPersistenceMode', 'mig_mode': 'nvmlDeviceGetMigMode',
@@ -174,7 +237,8 @@ PARTIAL_FIELDS = {
 @pytest.mark.parametrize('field', sorted(PARTIAL_FIELDS))
 def test_each_field_a_partial_nvml_lacks_is_none(fake_device, device_data, field, error):
     data = device_data('t4_single_busy')
-    data['gpus'][0]['errors'] = {PARTIAL_FIELDS[field]: error}
+    calls = PARTIAL_FIELDS[field]
+    data['gpus'][0]['errors'] = dict((call, error) for call in (calls if isinstance(calls, tuple) else (calls,)))
     fake_device.write(data)
     _system, gpus = read_all()
     assert gpus[0][field] is None

@@ -12,6 +12,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import report
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 
 GIB = 1024 ** 3
+MIB = 1024 ** 2
 
 
 def gpu(**changes):
@@ -30,6 +31,21 @@ def test_gpu_line_has_the_nvidia_smi_columns():
     assert report.gpu_line(gpu()) == (
         'GPU 1 | Tesla T4 | 00000000:AF:00.0 | 2048MiB / 15360MiB | util 44% | 55C | 45.2W | E. Process'
         ' | 3 processes (2 MPS clients)')
+
+
+def test_gpu_line_shows_reserved_memory_apart_where_known():
+    line = report.gpu_line(gpu(memory={'total': 15 * GIB, 'used': 0, 'free': 15 * GIB - 615 * MIB, 'reserved': 615 * MIB}))
+    assert ' | 0MiB / 15360MiB (615MiB reserved) | ' in line
+    line = report.gpu_line(gpu(memory={'total': 15 * GIB, 'used': 615 * MIB, 'free': 15 * GIB - 615 * MIB, 'reserved': None}))
+    assert ' | 615MiB / 15360MiB | ' in line
+
+
+def test_gpu_line_shows_the_sampled_window():
+    sampled = {'samples': 6, 'seconds': 5.0, 'gpu': {'min': 15, 'mean': 59.4, 'max': 97},
+               'memory': {'min': 4, 'mean': 25.7, 'max': 61}}
+    line = report.gpu_line(gpu(utilization_sampled=sampled))
+    assert ' | util 44% (min 15% mean 59.4% max 97% over 6 samples) | ' in line
+    assert ' | util 44% | ' in report.gpu_line(gpu(utilization_sampled=None))
 
 
 def test_gpu_line_with_unsupported_fields_and_mig():

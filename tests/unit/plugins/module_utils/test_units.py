@@ -143,3 +143,25 @@ def test_a_whole_number_with_a_maximum_says_both_bounds():
     with pytest.raises(InvalidOption) as info:
         units.whole_number(11, 'ttl', 0, 10)
     assert str(info.value) == 'ttl must be a whole number from 0 to 10, got 11'
+
+
+@pytest.mark.parametrize('value, number', [(0.1, 0.1), ('0.1', 0.1), (5, 5.0), ('3600', 3600.0), (2.5, 2.5)])
+def test_seconds_accepted_as_floats(value, number):
+    result = units.seconds(value, 'sample_seconds', 0.1, 3600)
+    assert result == number and isinstance(result, float)
+
+
+@pytest.mark.parametrize('value', [0, '0', 0.0, -0.0])
+def test_zero_seconds_only_where_allowed(value):
+    assert units.seconds(value, 'sample_seconds', 0.1, 3600, zero=True) == 0.0
+    with pytest.raises(InvalidOption) as info:
+        units.seconds(value, 'sample_seconds', 0.1, 3600)
+    assert 'sample_seconds must be a number of seconds from 0.1 to 3600, got %r' % (value,) == str(info.value)
+
+
+@pytest.mark.parametrize('value', [0.05, 3600.5, -1, '-1', '1e3', '5s', '', None, True, False, [1],
+                                   float('nan'), float('inf'), 'nan'])
+def test_bad_seconds_named_with_their_option_and_value(value):
+    with pytest.raises(InvalidOption) as info:
+        units.seconds(value, 'sample_seconds', 0.1, 3600, zero=True)
+    assert str(info.value) == 'sample_seconds must be 0 or a number of seconds from 0.1 to 3600, got %r' % (value,)

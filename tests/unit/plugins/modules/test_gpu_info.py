@@ -151,3 +151,88 @@ def test_missing_pynvml_with_missing_empty(monkeypatch, run_module):
     assert not failed
     assert result['gpu_info']['available'] is False
     assert 'nvidia-ml-py' in result['gpu_info']['unavailable_reason']
+
+
+class FakeTime(object):
+    """Stands in for the time module inside module_utils.nvml: sleeping only moves the clock."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def time(self):
+        return 1700000000.0 + self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(monkeypatch):
+    clock = FakeTime()
+    monkeypatch.setattr(nvml, 'time', clock)
+    return clock
+
+
+def test_sampling_over_a_window(fake_device, run_module, fake_time, device_data, pipe_dir):
+    fake_device.use('t4_single_busy')
+    raw = device_data('t4_single_busy')['gpus'][0]
+    failed, result = run_module(gpu_info, {'sample_seconds': '2', 'sample_interval': 0.5, 'mps_pipe_directory': pipe_dir})
+    assert not failed and result['changed'] is False
+    assert fake_time.sleeps == [0.5] * 4
+    gpu = result['gpu_info']['gpus'][0]
+    series = [raw['utilization_series'][number % len(raw['utilization_series'])] for number in range(5)]
+    gpu_values = [reading['gpu'] for reading in series]
+    assert gpu['utilization_sampled']['samples'] == 5
+    assert gpu['utilization_sampled']['seconds'] == 2.0
+    assert gpu['utilization_sampled']['gpu'] == {
+        'min': min(gpu_values), 'max': max(gpu_values), 'mean': round(sum(gpu_values) / 5.0, 1)}
+    sm = dict((proc['pid'], proc['sm_util']) for proc in raw['compute_processes'])
+    assert [proc['utilization']['sm'] for proc in gpu['processes']] == [
+        float(sm[2301]), round(sum(sm[2417][number % 3] for number in range(5)) / 5.0, 1)]
+    assert gpu['memory'] == raw['memory_v2']
+    assert fake_device.initialised == 0
+
+
+def test_sampling_in_check_mode_reads_the_same(fake_device, run_module, fake_time, pipe_dir):
+    fake_device.use('t4_dual')
+    args = {'sample_seconds': 1, 'sample_interval': 0.5, 'mps_pipe_directory': pipe_dir}
+    _failed, normal = run_module(gpu_info, args)
+    failed, checked = run_module(gpu_info, args, check_mode=True)
+    assert not failed and checked['changed'] is False
+    assert checked['gpu_info'] == normal['gpu_info']
+    assert [gpu['utilization_sampled']['samples'] for gpu in checked['gpu_info']['gpus']] == [3, 3]
+
+
+def test_no_sampling_by_default(fake_device, run_module, fake_time):
+    fake_device.use('t4_dual')
+    _failed, result = run_module(gpu_info, {})
+    assert fake_time.sleeps == []
+    assert [gpu['utilization_sampled'] for gpu in result['gpu_info']['gpus']] == [None, None]
+    assert all(proc['utilization'] is None for proc in result['gpu_info']['gpus'][1]['processes'])
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'sample_seconds': -1}, 'sample_seconds must be 0 or a number of seconds from 0.1 to 3600, got -1'),
+    ({'sample_seconds': 'soon'}, "got 'soon'"),
+    ({'sample_seconds': True}, 'got True'),
+    ({'sample_seconds': 7200}, 'got 7200'),
+    ({'sample_seconds': 5, 'sample_interval': 0}, 'sample_interval must be a number of seconds from 0.05 to 60, got 0'),
+    ({'sample_interval': 'x'}, "sample_interval must be a number of seconds from 0.05 to 60, got 'x'"),
+    ({'sample_seconds': 1, 'sample_interval': 5}, 'sample_interval (5) must not be longer than sample_seconds (1)'),
+])
+def test_bad_sampling_options_fail_before_nvml_is_touched(fake_device, run_module, fake_time, monkeypatch, args, words):
+    fake_device.use('t4_single')
+
+    def no_init():
+        raise AssertionError('NVML initialised despite a bad option')
+    monkeypatch.setattr(fake_device.lib, 'nvmlInit', no_init)
+    failed, result = run_module(gpu_info, args)
+    assert failed
+    assert words in result['msg']
+    assert result['error_kind'] == 'invalid_option'
+    assert fake_time.sleeps == []
