@@ -438,6 +438,27 @@ def check_the_table_has_one_row_per_gpu_and_sorts(report):
     assert [row[0][1] for row in by_util] != [row[0][1] for row in rows]
 
 
+# ---- the role's drift entry point around a converge -------------------------------------------
+
+def test_drift_entry_point_before_and_after_converging(fleet_hosts, playbook, sim_root):
+    """On a fresh two-T4 device (no MPS daemon) and a fresh IoT Edge appliance (no manifest) the
+    drift entry point finds the differences and changes nothing; the main entry point then runs in
+    the same play, and afterwards drift finds nothing."""
+    hosts = ['edge-13', 'edge-01']
+    run = playbook('drift_then_converge.yml', args=['-i', EXAMPLE_INVENTORY], extra_vars={'target_hosts': ','.join(hosts)})
+    assert run.rc == 0, run.output[-4000:]
+    for host in hosts:
+        result = run.result(host)
+        assert result['before']['changed'] is True and result['after']['changed'] is False, (host, result)
+        assert result['after']['differences'] == [], host
+    assert run.result('edge-13')['before']['differences'] == ['mps']
+    assert run.result('edge-01')['before']['differences'] == ['manifest']
+    # The converge, not the comparison, started the daemon and wrote the manifest.
+    assert len(mps_daemons_under(os.path.join(sim_root, 'edge-13', 'mps', 'pipe'))) == 1
+    assert os.path.isfile(os.path.join(sim_root, 'edge-01', 'edge', 'deployment.json'))
+    assert fleet_hosts['edge-13'] == 't4_dual'
+
+
 # ---- one test, one playbook run (pytest-xdist would run a module-scoped fixture once per worker) --
 
 CHECKS = (check_the_run_reports_every_device_and_changes_nothing, check_report_json_validates_against_its_schema,
