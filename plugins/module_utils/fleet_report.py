@@ -23,6 +23,7 @@ import csv
 import io
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import SAMPLE_SECONDS
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info
@@ -144,21 +145,35 @@ def _actual(info):
             'gpus': gpus}
 
 
-def _intended(intent, settings):
+def _vars_strategies(settings, gpus):
+    """Per-GPU strategies from the role's ``gpu_strategies`` alone (no intent: the drift check
+    failed), keyed by GPU index as the planner reads them; none where they do not resolve (a bad
+    variable is what made the check fail, and its message is the device's error)."""
+    try:
+        return dict((str(index), strategy) for index, strategy in planner.gpu_strategies(
+            settings.get('gpu_strategies') or None, gpus, 'gpu_strategies').items())
+    except InvalidOption:
+        return {}
+
+
+def _vars_text(value):
+    return None if value is None else str(value)
+
+
+def _intended(intent, settings, gpus):
     if intent is None and settings is None:
         return None
     intent = intent or {}
     settings = settings or {}
     plan = intent.get('plan') or {}
     mps = intent.get('mps')
-    strategies = intent.get('strategies') or dict(
-        (str(key), value) for key, value in (settings.get('gpu_strategies') or {}).items())
+    strategies = intent.get('strategies') or _vars_strategies(settings, gpus)
+    workloads = plan.get('workloads') if isinstance(plan.get('workloads'), list) else settings.get('workloads')
     return {
-        'strategy': settings.get('strategy'),
+        'strategy': _vars_text(settings.get('strategy')),
         'strategies': dict((str(key), value) for key, value in strategies.items()),
-        'platform': settings.get('platform'),
-        'workloads': len(plan['workloads']) if isinstance(plan.get('workloads'), list) else len(
-            settings.get('workloads') or []),
+        'platform': _vars_text(settings.get('platform')),
+        'workloads': len(workloads) if isinstance(workloads, list) else 0,
         'mps': None if not isinstance(mps, dict) else dict((key, mps.get(key)) for key in MPS_FIELDS),
     }
 
@@ -261,7 +276,7 @@ def device(name, entry):
         'unavailable_reason': None if info is None else info.get('unavailable_reason'),
         'driver_version': None if info is None else info.get('driver_version'),
         'cuda_driver_version': None if info is None else info.get('cuda_driver_version'),
-        'intended': _intended(intent, settings) if reachable else None,
+        'intended': _intended(intent, settings, (info or {}).get('gpus') or []) if reachable else None,
         'actual': _actual(info),
         'drift': drifted,
         'drift_reasons': reasons,

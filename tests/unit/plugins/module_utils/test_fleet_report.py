@@ -220,6 +220,35 @@ def test_intended_and_actual(report):
     assert row['driver_version'] == '535.261.03' and row['available'] is True
 
 
+def _failed_check(variables):
+    """A device whose drift check failed on its role variables: an error, no intent, the variables."""
+    base = entry([gpu(0), gpu(1)])
+    return dict(base, error='gpu_strategies: the check failed', intent=None, vars=dict(base['vars'], **variables))
+
+
+@pytest.mark.parametrize('variables, strategies', [
+    # A misspelt strategy (what made the check fail) is no strategy the schema knows.
+    ({'gpu_strategies': {'0': 'mpss'}}, {}),
+    ({'gpu_strategies': {'7': 'mps'}}, {}),
+    ({'gpu_strategies': 'mps'}, {}),
+    # Keys by UUID are GPU indexes in the report, as in the module's own strategies.
+    ({'gpu_strategies': {UUIDS[1]: 'mps'}}, {'1': 'mps'}),
+    ({'gpu_strategies': {0: 'none', UUIDS[1]: 'mps'}}, {'0': 'none', '1': 'mps'}),
+])
+def test_intended_from_bad_variables_still_validates(variables, strategies):
+    report = fleet_report.build({'edge-bad': _failed_check(variables)})
+    VALIDATOR.validate(report)
+    row = report['devices'][0]
+    assert row['drift'] is True and row['intended']['strategies'] == strategies
+
+
+def test_intended_variables_of_the_wrong_type_still_validate():
+    report = fleet_report.build({'edge-bad': _failed_check({'strategy': 5, 'platform': ['k8s'], 'workloads': 'two'})})
+    VALIDATOR.validate(report)
+    intended = report['devices'][0]['intended']
+    assert (intended['strategy'], intended['platform'], intended['workloads']) == ('5', "['k8s']", 0)
+
+
 def test_summary(report):
     assert report['summary'] == {
         'devices': 8, 'reachable': 7, 'unreachable': ['edge-gone'], 'gpuless': ['edge-gpuless'],
