@@ -348,11 +348,18 @@ CSV_COLUMNS = (
 )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+
+
 def _cell(value):
     if value is None:
         return ''
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # GPU names, UUIDs and PCI ids are whatever the device answers: shown as text, never run.
+        return "'" + value
     return value
 
 
@@ -387,8 +394,9 @@ def csv_row(row, gpu):
 def render_csv(report):
     """One row per GPU, a header row first (RFC 4180: CRLF line ends, quoting where needed).
 
-    Process names are left out: they are whatever a device's processes call themselves, and a
-    spreadsheet would run one that starts with ``=`` as a formula.
+    Process names are left out (whatever a device's processes call themselves); any other text
+    that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return) gets a leading ``'``.
     """
     check_report(report, 'fleet_report_files')
     out = io.StringIO()

@@ -518,6 +518,17 @@ def test_csv_leaves_process_names_out():
     assert 'HYPERLINK' not in fleet_report.render_csv(fleet_report.build(devices))
 
 
+@pytest.mark.parametrize('hostile', ['=HYPERLINK("x")', '+1+cmd', '-2+3', '@SUM(A1)', '\t=1', '\r=1'])
+def test_csv_never_starts_a_device_string_as_a_formula(hostile):
+    # The GPU name and the PCI bus id are whatever the device answers; the host name is the inventory's.
+    devices = {hostile: fleet()['edge-manifest']}
+    devices[hostile]['gpu_info']['gpus'][0]['name'] = hostile
+    devices[hostile]['gpu_info']['gpus'][0]['pci_bus_id'] = hostile
+    rows = list(csv.DictReader(io.StringIO(fleet_report.render_csv(fleet_report.build(devices)))))
+    assert [(row['device'], row['name'], row['pci_bus_id']) for row in rows] == [("'" + hostile,) * 3]
+    assert rows[0]['uuid'] == UUIDS[0] and rows[0]['index'] == '0'
+
+
 def test_text_summary(report):
     lines = fleet_report.render_text(report)
     assert lines[0] == '8 device(s), 7 reached, 9 GPU(s) (mps 3, time_slicing 5, unknown 1), mean utilization %s %%' % (
