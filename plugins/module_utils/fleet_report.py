@@ -25,13 +25,13 @@ import io
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpu_modes import MPS_MODES, RELEASED_MODES
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import SAMPLE_SECONDS
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info, _short
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_advice import advise, sampled
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_html import render_html  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_schema import SCHEMA_VERSION
 
-MIB = 1024 * 1024
 ENTRY_KEYS = ('reachable', 'error', 'gpu_info', 'intent', 'vars')
 # The gpu_info fields each GPU of the report carries under the same names.
 GPU_FIELDS = ('index', 'name', 'uuid', 'pci_bus_id', 'compute_capability', 'memory', 'utilization',
@@ -41,14 +41,6 @@ MEMORY_FIELDS = ('total', 'used', 'free', 'reserved')
 PROCESS_FIELDS = ('pid', 'name', 'used_memory', 'type', 'mps_server', 'utilization')
 MPS_FIELDS = ('running', 'visible_devices', 'default_active_thread_percentage', 'default_pinned_device_mem_limit',
               'default_client_priority')
-# What the collection sets on a GPU MPS serves (sharing.mode_changes), and on one it releases.
-MPS_MODES = {'compute_mode': 'exclusive_process', 'persistence_mode': True}
-RELEASED_MODES = {'compute_mode': 'default'}
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + '...'
 
 
 # ---- checking the input ------------------------------------------------------------------
