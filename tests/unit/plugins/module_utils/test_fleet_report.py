@@ -366,6 +366,20 @@ def test_move_skips_a_workload_the_idle_gpu_cannot_take_and_moves_the_next():
                           gpu_sharing={0: 'mps', 1: 'time_slicing'}, oversubscribe=True)
 
 
+def test_two_saturated_gpus_are_never_both_sent_to_one_idle_gpu():
+    # Unshared GPUs take one workload each: moving both 'a' and 'b' to GPU 2 is no valid plan,
+    # though the planner accepts each move alone.
+    gpus = [gpu(0, window(90, 97.0, 100)), gpu(1, window(88, 95.0, 100)), gpu(2, window(0, 1.0, 2))]
+    workloads = [work('a', gpu=0), work('b', gpu=1)]
+    device_entry = entry(gpus, workloads, {'0': 'none', '1': 'none', '2': 'none'}, strategy='none')
+    with pytest.raises(InvalidOption):
+        planner.make_plan(gpus, [dict(w, gpu=2) for w in workloads], 'none')
+    [advice] = advice_of(device_entry, 'move')
+    assert advice['plan']['change'] == {'workload': 'a', 'gpu': 2}
+    # Once 'a' goes there, GPU 2 has no room to offer either.
+    assert advice_of(device_entry, 'room') == []
+
+
 @pytest.mark.parametrize('case', ['reserved', 'mig', 'busy', 'unshared_taken', 'no_sample'])
 def test_no_move_where_no_idle_gpu_can_take_a_workload(case):
     strategies, reserved, idle = None, None, None
