@@ -23,14 +23,15 @@ import csv
 import io
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, units
+from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpu_modes import MPS_MODES, RELEASED_MODES
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import SAMPLE_SECONDS
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import check_info, _short
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_advice import advise, sampled
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_html import render_html  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.report_schema import SCHEMA_VERSION
 
-MIB = 1024 * 1024
 ENTRY_KEYS = ('reachable', 'error', 'gpu_info', 'intent', 'vars')
 # The gpu_info fields each GPU of the report carries under the same names.
 GPU_FIELDS = ('index', 'name', 'uuid', 'pci_bus_id', 'compute_capability', 'memory', 'utilization',
@@ -40,14 +41,6 @@ MEMORY_FIELDS = ('total', 'used', 'free', 'reserved')
 PROCESS_FIELDS = ('pid', 'name', 'used_memory', 'type', 'mps_server', 'utilization')
 MPS_FIELDS = ('running', 'visible_devices', 'default_active_thread_percentage', 'default_pinned_device_mem_limit',
               'default_client_priority')
-# What the collection sets on a GPU MPS serves (sharing.mode_changes), and on one it releases.
-MPS_MODES = {'compute_mode': 'exclusive_process', 'persistence_mode': True}
-RELEASED_MODES = {'compute_mode': 'default'}
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 200 else text[:200] + '...'
 
 
 # ---- checking the input ------------------------------------------------------------------
@@ -144,21 +137,35 @@ def _actual(info):
             'gpus': gpus}
 
 
-def _intended(intent, settings):
+def _vars_strategies(settings, gpus):
+    """Per-GPU strategies from the role's ``gpu_strategies`` alone (no intent: the drift check
+    failed), keyed by GPU index as the planner reads them; none where they do not resolve (a bad
+    variable is what made the check fail, and its message is the device's error)."""
+    try:
+        return dict((str(index), strategy) for index, strategy in planner.gpu_strategies(
+            settings.get('gpu_strategies') or None, gpus, 'gpu_strategies').items())
+    except InvalidOption:
+        return {}
+
+
+def _vars_text(value):
+    return None if value is None else str(value)
+
+
+def _intended(intent, settings, gpus):
     if intent is None and settings is None:
         return None
     intent = intent or {}
     settings = settings or {}
     plan = intent.get('plan') or {}
     mps = intent.get('mps')
-    strategies = intent.get('strategies') or dict(
-        (str(key), value) for key, value in (settings.get('gpu_strategies') or {}).items())
+    strategies = intent.get('strategies') or _vars_strategies(settings, gpus)
+    workloads = plan.get('workloads') if isinstance(plan.get('workloads'), list) else settings.get('workloads')
     return {
-        'strategy': settings.get('strategy'),
+        'strategy': _vars_text(settings.get('strategy')),
         'strategies': dict((str(key), value) for key, value in strategies.items()),
-        'platform': settings.get('platform'),
-        'workloads': len(plan['workloads']) if isinstance(plan.get('workloads'), list) else len(
-            settings.get('workloads') or []),
+        'platform': _vars_text(settings.get('platform')),
+        'workloads': len(workloads) if isinstance(workloads, list) else 0,
         'mps': None if not isinstance(mps, dict) else dict((key, mps.get(key)) for key in MPS_FIELDS),
     }
 
@@ -261,7 +268,7 @@ def device(name, entry):
         'unavailable_reason': None if info is None else info.get('unavailable_reason'),
         'driver_version': None if info is None else info.get('driver_version'),
         'cuda_driver_version': None if info is None else info.get('cuda_driver_version'),
-        'intended': _intended(intent, settings) if reachable else None,
+        'intended': _intended(intent, settings, (info or {}).get('gpus') or []) if reachable else None,
         'actual': _actual(info),
         'drift': drifted,
         'drift_reasons': reasons,
@@ -333,11 +340,18 @@ CSV_COLUMNS = (
 )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ('=', '+', '-', '@', '\t', '\r')
+
+
 def _cell(value):
     if value is None:
         return ''
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # GPU names, UUIDs and PCI ids are whatever the device answers: shown as text, never run.
+        return "'" + value
     return value
 
 
@@ -372,8 +386,9 @@ def csv_row(row, gpu):
 def render_csv(report):
     """One row per GPU, a header row first (RFC 4180: CRLF line ends, quoting where needed).
 
-    Process names are left out: they are whatever a device's processes call themselves, and a
-    spreadsheet would run one that starts with ``=`` as a formula.
+    Process names are left out (whatever a device's processes call themselves); any other text
+    that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return) gets a leading ``'``.
     """
     check_report(report, 'fleet_report_files')
     out = io.StringIO()

@@ -20,6 +20,11 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils.gpus import label
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.nvml import NvmlError
 
 FIELDS = ('compute_mode', 'persistence_mode')
+# What the collection sets on a GPU that MPS serves, and on one the daemon served that leaves MPS
+# (its persistence mode is left as it is): sharing.mode_changes applies them, the fleet report
+# explains drift with them.
+MPS_MODES = {'compute_mode': 'exclusive_process', 'persistence_mode': True}
+RELEASED_MODES = {'compute_mode': 'default'}
 
 
 def _process_list(processes):

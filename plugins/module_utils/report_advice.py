@@ -13,8 +13,10 @@ Every rule reads the sampled utilization (``utilization_sampled``), never one in
 ``move``    a saturated GPU while another GPU of the same device idles (not reserved, not MIG):
             pin one of its workloads to the idle GPU, only when the planner (``plan.make_plan``,
             with the device's own planning inputs) accepts the result, which the advice carries;
+            an idle GPU takes at most one move (it is no longer idle after it);
 ``room``    a usable GPU with headroom whose plan has room for more (a time-sliced GPU, an MPS
-            GPU with unplanned SMs and client slots, an unshared GPU with no workload).
+            GPU with unplanned SMs and client slots, an unshared GPU with no workload), unless a
+            move fills it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -163,6 +165,9 @@ def move(plan, strategies, settings, gpus, by_index):
         if not found:
             continue
         free, free_measured, name, result = found
+        # Once a workload moves there the GPU is no longer idle: a second saturated GPU must not
+        # be sent to it too (two moves the planner accepts one by one may not fit together).
+        idle = [pair for pair in idle if pair[0]['index'] != free['index']]
         advice.append({
             'kind': 'move', 'gpu': busy['index'], 'workload': name,
             'plan': _placement(result, name, free['index']),
@@ -213,5 +218,8 @@ def advise(entry, gpus):
         return []
     strategies = dict((str(key), value) for key, value in (intent.get('strategies') or {}).items())
     by_index = dict((gpu['index'], gpu) for gpu in gpus)
-    return (shrink(plan, strategies, by_index) + move(plan, strategies, entry.get('vars'), gpus, by_index)
-            + room(plan, strategies, gpus))
+    moves = move(plan, strategies, entry.get('vars'), gpus, by_index)
+    # A GPU a move fills has no room left to offer.
+    targets = set(item['plan']['change']['gpu'] for item in moves)
+    return (shrink(plan, strategies, by_index) + moves
+            + [item for item in room(plan, strategies, gpus) if item['gpu'] not in targets])

@@ -19,7 +19,8 @@ __metaclass__ = type
 
 from html import escape
 
-MIB = 1024 * 1024
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.report import MIB
+
 STRATEGY_ORDER = ('mps', 'time_slicing', 'none', 'unknown')
 
 # (data-col, header, numeric): the table's columns in order.

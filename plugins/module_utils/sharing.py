@@ -173,13 +173,14 @@ def mode_changes(intent, gpus, chosen, mps_before):
         visible = mps_before['visible_devices']
         served = set(uuid.lower() for uuid in visible.split(',')) if visible else set(gpu['uuid'].lower() for gpu in gpus)
     reserved = set(gpu['index'] for gpu in (gpu_rules.find(gpus, selector) for selector in intent['reserved']) if gpu)
-    released = [gpu for gpu in gpus if chosen[gpu['index']] != MPS and gpu['compute_mode'] == 'exclusive_process'
+    released = [gpu for gpu in gpus if chosen[gpu['index']] != MPS and gpu['compute_mode'] == gpu_modes.MPS_MODES['compute_mode']
                 and gpu['uuid'].lower() in served and gpu['index'] not in reserved and not gpu_rules.mig_enabled(gpu)]
     changes = []
     if mps_gpus:
-        changes += gpu_modes.plan(mps_gpus, True, 'exclusive_process', True, intent['force'])[0]
+        wanted = gpu_modes.MPS_MODES
+        changes += gpu_modes.plan(mps_gpus, True, wanted['compute_mode'], wanted['persistence_mode'], intent['force'])[0]
     if released:
-        changes += gpu_modes.plan(released, True, 'default', None, intent['force'])[0]
+        changes += gpu_modes.plan(released, True, gpu_modes.RELEASED_MODES['compute_mode'], None, intent['force'])[0]
     return sorted(changes, key=lambda change: change['gpu']['index'])
 
 

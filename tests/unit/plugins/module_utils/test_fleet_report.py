@@ -220,6 +220,35 @@ def test_intended_and_actual(report):
     assert row['driver_version'] == '535.261.03' and row['available'] is True
 
 
+def _failed_check(variables):
+    """A device whose drift check failed on its role variables: an error, no intent, the variables."""
+    base = entry([gpu(0), gpu(1)])
+    return dict(base, error='gpu_strategies: the check failed', intent=None, vars=dict(base['vars'], **variables))
+
+
+@pytest.mark.parametrize('variables, strategies', [
+    # A misspelt strategy (what made the check fail) is no strategy the schema knows.
+    ({'gpu_strategies': {'0': 'mpss'}}, {}),
+    ({'gpu_strategies': {'7': 'mps'}}, {}),
+    ({'gpu_strategies': 'mps'}, {}),
+    # Keys by UUID are GPU indexes in the report, as in the module's own strategies.
+    ({'gpu_strategies': {UUIDS[1]: 'mps'}}, {'1': 'mps'}),
+    ({'gpu_strategies': {0: 'none', UUIDS[1]: 'mps'}}, {'0': 'none', '1': 'mps'}),
+])
+def test_intended_from_bad_variables_still_validates(variables, strategies):
+    report = fleet_report.build({'edge-bad': _failed_check(variables)})
+    VALIDATOR.validate(report)
+    row = report['devices'][0]
+    assert row['drift'] is True and row['intended']['strategies'] == strategies
+
+
+def test_intended_variables_of_the_wrong_type_still_validate():
+    report = fleet_report.build({'edge-bad': _failed_check({'strategy': 5, 'platform': ['k8s'], 'workloads': 'two'})})
+    VALIDATOR.validate(report)
+    intended = report['devices'][0]['intended']
+    assert (intended['strategy'], intended['platform'], intended['workloads']) == ('5', "['k8s']", 0)
+
+
 def test_summary(report):
     assert report['summary'] == {
         'devices': 8, 'reachable': 7, 'unreachable': ['edge-gone'], 'gpuless': ['edge-gpuless'],
@@ -335,6 +364,20 @@ def test_move_skips_a_workload_the_idle_gpu_cannot_take_and_moves_the_next():
     with pytest.raises(InvalidOption):
         planner.make_plan(device_entry['gpu_info']['gpus'], [dict(workloads[0], gpu=1), workloads[1]], 'time_slicing',
                           gpu_sharing={0: 'mps', 1: 'time_slicing'}, oversubscribe=True)
+
+
+def test_two_saturated_gpus_are_never_both_sent_to_one_idle_gpu():
+    # Unshared GPUs take one workload each: moving both 'a' and 'b' to GPU 2 is no valid plan,
+    # though the planner accepts each move alone.
+    gpus = [gpu(0, window(90, 97.0, 100)), gpu(1, window(88, 95.0, 100)), gpu(2, window(0, 1.0, 2))]
+    workloads = [work('a', gpu=0), work('b', gpu=1)]
+    device_entry = entry(gpus, workloads, {'0': 'none', '1': 'none', '2': 'none'}, strategy='none')
+    with pytest.raises(InvalidOption):
+        planner.make_plan(gpus, [dict(w, gpu=2) for w in workloads], 'none')
+    [advice] = advice_of(device_entry, 'move')
+    assert advice['plan']['change'] == {'workload': 'a', 'gpu': 2}
+    # Once 'a' goes there, GPU 2 has no room to offer either.
+    assert advice_of(device_entry, 'room') == []
 
 
 @pytest.mark.parametrize('case', ['reserved', 'mig', 'busy', 'unshared_taken', 'no_sample'])
@@ -487,6 +530,17 @@ def test_csv_leaves_process_names_out():
     devices = fleet()
     devices['edge-in-sync']['gpu_info']['gpus'][1]['processes'][1]['name'] = '=HYPERLINK("x")'
     assert 'HYPERLINK' not in fleet_report.render_csv(fleet_report.build(devices))
+
+
+@pytest.mark.parametrize('hostile', ['=HYPERLINK("x")', '+1+cmd', '-2+3', '@SUM(A1)', '\t=1', '\r=1'])
+def test_csv_never_starts_a_device_string_as_a_formula(hostile):
+    # The GPU name and the PCI bus id are whatever the device answers; the host name is the inventory's.
+    devices = {hostile: fleet()['edge-manifest']}
+    devices[hostile]['gpu_info']['gpus'][0]['name'] = hostile
+    devices[hostile]['gpu_info']['gpus'][0]['pci_bus_id'] = hostile
+    rows = list(csv.DictReader(io.StringIO(fleet_report.render_csv(fleet_report.build(devices)))))
+    assert [(row['device'], row['name'], row['pci_bus_id']) for row in rows] == [("'" + hostile,) * 3]
+    assert rows[0]['uuid'] == UUIDS[0] and rows[0]['index'] == '0'
 
 
 def test_text_summary(report):
