@@ -1,5 +1,5 @@
-# edge_gpu.sharing: `make demo` converges the simulated fleet with site.yml and inventories it,
-# `make test` runs every test. Both set themselves up from nothing.
+# edge_gpu.sharing: `make demo` converges the simulated fleet with site.yml, inventories it and
+# writes its GPU report, `make test` runs every test. Both set themselves up from nothing.
 
 PYTHON      ?= python3
 VENV        := .venv
@@ -24,16 +24,25 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools core-versions
+.PHONY: demo report test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools core-versions chromium
 
 # The main job on the bundled fleet: site.yml converges every device to what examples/fleet's
-# group_vars ask for (a second run changes nothing), then the GPU inventory shows the result.
+# group_vars ask for (a second run changes nothing), then the GPU inventory shows the result and
+# gpu_report.yml writes the fleet's GPU report (build/gpu-report/report.html, .json, .csv).
 DEMO_INVENTORY := -i tests/sim/inventory.yml -i examples/fleet/inventory/hosts.yml
+REPORT_DIR  := $(BUILD)/gpu-report
+REPORT      = $(BIN)/ansible-playbook -f 10 $(DEMO_INVENTORY) edge_gpu.sharing.gpu_report \
+	  -e gpu_report_sample_seconds=1 -e gpu_report_dir=$(REPORT_DIR)
 demo: install fleet
 	$(BIN)/ansible-playbook -f 10 $(DEMO_INVENTORY) edge_gpu.sharing.site
 	$(BIN)/ansible-playbook -f 10 $(DEMO_INVENTORY) edge_gpu.sharing.gpu_inventory
+	$(REPORT)
 
-test: install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog core-versions
+# The fleet GPU report alone (on the fleet as it is now: a fresh fleet shows every device's drift).
+report: install fleet
+	$(REPORT)
+
+test: install fleet nvidia-userland chromium sanity units lint integration molecule gpu-tests changelog core-versions
 	@echo "make test: all suites passed"
 
 venv: $(VENV)/.installed
@@ -77,6 +86,15 @@ ssh-fleet-tools:
 	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server sudo >/dev/null)); } || \
 	  echo "warning: openssh-server or sudo is not installed; the SSH fleet test needs them as root"
 
+# The report tests open report.html in headless Chromium (Debian package chromium): install it where
+# we may (before the unit tests, which have a browser test too). The integration target then
+# requires it (EDGE_GPU_REQUIRE_CHROMIUM=1); elsewhere those tests skip their Chromium checks.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null)); } || \
+	  echo "warning: chromium is not installed; the GPU report test skips its browser checks"
+
 sanity: venv tools
 	rm -rf $(TEST_ROOT) && mkdir -p $(TEST_TREE)
 	git ls-files -co --exclude-standard -z | xargs -0 tar -cf - | tar -xf - -C $(TEST_TREE)
@@ -96,8 +114,9 @@ lint: venv
 	$(BIN)/ansible-lint --offline --profile production
 
 # Each test lays out its own fleet under /tmp, so two workers can run side by side.
-integration: install fleet nvidia-userland tools ssh-fleet-tools
+integration: install fleet nvidia-userland tools ssh-fleet-tools chromium
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 \
+	  EDGE_GPU_REQUIRE_CHROMIUM=$$(command -v chromium >/dev/null && echo 1) \
 	  $(PYTEST) --import-mode=importlib -c tests/pytest.ini -n 2 tests/integration
 
 # The roles' molecule scenarios (extensions/molecule/*: default, fleet, transitions, mps), on the
@@ -113,7 +132,8 @@ changelog: venv
 	$(BIN)/antsibull-changelog lint
 
 # The older ansible-core minors meta/runtime.yml declares (tests/ci/ansible-core-versions.txt):
-# sanity, unit tests and site.yml on the simulated fleet with each, in its own virtualenv.
+# sanity, unit tests and site.yml on the simulated fleet with each (gpu_report.yml on the oldest),
+# in its own virtualenv.
 core-versions: install nvidia-userland tools $(SRC_TREE)
 	$(BIN)/python tests/ci/install_get_pip.py
 	EDGE_GPU_NVIDIA_ROOT=$(NVIDIA_ROOT) EDGE_GPU_REQUIRE_NVIDIA_USERLAND=1 PYTHON=$(PYTHON) TEST_ROOT=$(TEST_ROOT) \

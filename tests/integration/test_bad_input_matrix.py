@@ -365,6 +365,10 @@ def playbook_cases():
         case('gpu_workloads.yml', "oversubscribe 'maybe'", {'gpu_workloads_oversubscribe': 'maybe'}, 'gpu_workloads_oversubscribe',
              'maybe'),
         case('gpu_inventory.yml', 'relative pipe directory', {'mps_pipe_directory': 'pipe'}, 'mps_pipe_directory', 'pipe'),
+        # The report's sampling options are the same for every device: a bad one stops the run
+        # before any file is written (in the directory the run starts in, which is checked).
+        case('gpu_report.yml', 'sample seconds -1', {'gpu_report_sample_seconds': -1}, 'sample_seconds', -1),
+        case('gpu_report.yml', "sample interval 'fast'", {'gpu_report_sample_interval': 'fast'}, 'sample_interval', 'fast'),
     ]
 
 
