@@ -11,7 +11,6 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ sys.path.insert(0, os.path.join(TESTS, 'sim'))
 sys.path.insert(0, HERE)
 
 import fleet  # noqa: E402  pylint: disable=wrong-import-position
-from harness import MPS_CONTROL, NVIDIA_ROOT, mps_daemons_under  # noqa: E402  pylint: disable=wrong-import-position
+from harness import MPS_CONTROL, NVIDIA_ROOT, kill_daemons_under, recap  # noqa: E402  pylint: disable=wrong-import-position
 import shared_reference  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
@@ -46,15 +45,7 @@ class Run(object):
 
     def recap(self):
         """``{host: {ok: n, changed: n, failed: n, ...}}`` from the PLAY RECAP."""
-        recap, seen = {}, False
-        for line in self.output.splitlines():
-            if line.startswith('PLAY RECAP'):
-                seen, recap = True, {}
-                continue
-            if seen and ':' in line and '=' in line:
-                host, counts = line.split(':', 1)
-                recap[host.strip()] = dict((k, int(v)) for k, v in (item.split('=') for item in counts.split()))
-        return recap
+        return recap(self.output)
 
 
 @pytest.fixture
@@ -80,11 +71,7 @@ def fleet_hosts(sim_root):
     """
     hosts = fleet.create(sim_root, nvidia_root=NVIDIA_ROOT if os.path.exists(MPS_CONTROL) else None)
     yield hosts
-    for pid in mps_daemons_under(sim_root):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_daemons_under(sim_root)
 
 
 @pytest.fixture

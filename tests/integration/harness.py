@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import signal
 import subprocess
 
 import pytest
@@ -47,6 +48,28 @@ def mps_daemons_under(root):
             if pipe is not None and (pipe == root or pipe.startswith(root.rstrip(os.sep) + os.sep)):
                 pids.append(int(entry))
     return pids
+
+
+def kill_daemons_under(root):
+    """Kill every MPS control daemon a test left under ``root`` (the real one, and the stand-ins)."""
+    for pid in mps_daemons_under(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # it exited on its own meanwhile
+
+
+def recap(output):
+    """``{host: {ok: n, changed: n, failed: n, ...}}`` from an ansible-playbook run's PLAY RECAP."""
+    counts, seen = {}, False
+    for line in output.splitlines():
+        if line.startswith('PLAY RECAP'):
+            seen, counts = True, {}
+            continue
+        if seen and ':' in line and '=' in line:
+            host, numbers = line.split(':', 1)
+            counts[host.strip()] = dict((k, int(v)) for k, v in (item.split('=') for item in numbers.split()))
+    return counts
 
 
 def mps_query(pipe_directory, command):

@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import pytest
 import yaml
 
 import fleet  # pylint: disable=import-error
-from harness import MPS_CONTROL, NVIDIA_ROOT, mps_daemons_under  # pylint: disable=import-error
+from harness import MPS_CONTROL, NVIDIA_ROOT, kill_daemons_under  # pylint: disable=import-error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.dirname(sys.executable)
@@ -260,11 +259,7 @@ def outcome():
         yield {'cases': dict((case[0], case) for case in all_cases), 'results': results, 'before': before,
                'after': after, 'nvml': (nvml_before, nvml_after), 'output': proc.stdout, 'faults': faults}
     finally:
-        for pid in mps_daemons_under(sim_root):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_daemons_under(sim_root)
         if faults is not None:
             faults.close()
         shutil.rmtree(sim_root, ignore_errors=True)

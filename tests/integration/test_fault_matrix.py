@@ -27,7 +27,7 @@ import yaml
 
 import fleet  # pylint: disable=import-error
 from conftest import BIN, PLAYBOOKS  # pylint: disable=import-error
-from harness import MPS_CONTROL, NVML_LIBRARY, mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
+from harness import MPS_CONTROL, NVML_LIBRARY, kill_daemons_under, mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -42,11 +42,7 @@ def userland(sim_root):
     require_nvidia_userland()
     yield
     # Every daemon a case left (the real one, and the stand-ins, which sleep for an hour).
-    for pid in mps_daemons_under(sim_root):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_daemons_under(sim_root)
 
 
 def two_idle_t4():

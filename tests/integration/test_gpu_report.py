@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import pytest
 import yaml
 
 import fleet  # pylint: disable=import-error
-from harness import MPS_CONTROL, NVIDIA_ROOT, mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
+from harness import MPS_CONTROL, NVIDIA_ROOT, kill_daemons_under, mps_daemons_under, mps_query, recap, require_nvidia_userland  # pylint: disable=import-error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVICES = os.path.join(ROOT, 'tests', 'sim', 'devices')
@@ -132,15 +131,7 @@ class Report(object):
         return found[0]
 
     def recap(self):
-        recap, seen = {}, False
-        for line in self.output.splitlines():
-            if line.startswith('PLAY RECAP'):
-                seen, recap = True, {}
-                continue
-            if seen and ':' in line and '=' in line:
-                host, counts = line.split(':', 1)
-                recap[host.strip()] = dict((k, int(v)) for k, v in (item.split('=') for item in counts.split()))
-        return recap
+        return recap(self.output)
 
 
 @pytest.fixture
@@ -174,11 +165,7 @@ def report():
         wall = time.time() - started
         yield Report(proc, workdir, sim_root, hosts, before, snapshot(sim_root), wall, asked)
     finally:
-        for pid in mps_daemons_under(sim_root):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_daemons_under(sim_root)
         shutil.rmtree(sim_root, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
 

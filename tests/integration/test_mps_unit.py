@@ -17,14 +17,13 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 import pytest
 
-from harness import MPS_CONTROL, mps_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
+from harness import MPS_CONTROL, kill_daemons_under, mps_query, require_nvidia_userland  # pylint: disable=import-error
 
 UUID = 'GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7'
 VARIABLES = {
@@ -147,6 +146,5 @@ def test_the_unit_s_own_commands_give_a_fresh_daemon_its_defaults(tmp_path):
         for argv in exec_lines(lines, 'ExecStop'):
             subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False)
     finally:
-        for pid in mps_daemons_under(root):
-            os.kill(pid, signal.SIGKILL)
+        kill_daemons_under(root)
         shutil.rmtree(root, ignore_errors=True)
