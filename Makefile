@@ -24,7 +24,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: demo report test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools core-versions chromium
+.PHONY: demo report test venv tools install fleet nvidia-userland sanity units lint integration molecule gpu-tests changelog clean ssh-fleet-tools core-versions chromium ee-context
 
 # The main job on the bundled fleet: site.yml converges every device to what examples/fleet's
 # group_vars ask for (a second run changes nothing), then the GPU inventory shows the result and
@@ -57,6 +57,11 @@ install: venv
 	mkdir -p $(COLLECTIONS)
 	$(BIN)/ansible-galaxy collection build --force --output-path $(BUILD) .
 	$(BIN)/ansible-galaxy collection install --offline --no-deps --force -p $(COLLECTIONS) $(TARBALL)
+
+# The execution environment's build context (no container engine needed): build/ee/Containerfile.
+ee-context: install
+	rm -rf $(BUILD)/ee
+	$(BIN)/ansible-builder create -f execution-environment.yml -c $(BUILD)/ee --output-filename Containerfile
 
 fleet: venv nvidia-userland
 	$(BIN)/python tests/sim/fleet.py --root $(SIM_ROOT) --nvidia-root $(NVIDIA_ROOT)
