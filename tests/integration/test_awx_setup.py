@@ -49,10 +49,10 @@ def ansible_playbook(args, extra_vars, cwd=None, timeout=300):
 
 
 def installed_surveys():
-    """The survey files as the installed collection ships them."""
-    out = subprocess.check_output([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'list', 'edge_gpu.sharing',
-                                   '--format', 'json'], universal_newlines=True)
-    path = [os.path.join(location, 'edge_gpu', 'sharing') for location in json.loads(out)][0]
+    """The survey files as the installed collection (on ANSIBLE_COLLECTIONS_PATH) ships them."""
+    paths = [os.path.join(location, 'ansible_collections', 'edge_gpu', 'sharing')
+             for location in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) if location]
+    path = [candidate for candidate in paths if os.path.isdir(candidate)][0]
     surveys = os.path.join(path, 'playbooks', 'awx', 'surveys')
     result = {}
     for name in os.listdir(surveys):

@@ -210,3 +210,43 @@ def test_docs_explain_every_allow_listed_variable():
         assert '`%s`' % variable in text, variable
     for survey_file in SURVEY_FILES:
         assert survey_file in text, survey_file
+
+
+def awx_tasks():
+    """``{module: args}`` of the awx.awx tasks of awx_setup.yml."""
+    found = {}
+    for task in load(AWX_SETUP)[0]['tasks']:
+        for sub in task.get('block', [task]):
+            for key, value in sub.items():
+                if key.startswith('awx.awx.'):
+                    found[key[len('awx.awx.'):]] = value
+    return found
+
+
+def test_rendered_payloads_are_what_the_controller_is_given():
+    # awx_setup_render_dir writes __awx_setup_objects and the job templates: each awx.awx task
+    # must pass every key of its object, under the option of the same name, and nothing else.
+    play = load(AWX_SETUP)[0]
+    objects = play['vars']['__awx_setup_objects']
+    tasks = awx_tasks()
+    modules = {'organization': 'organization', 'execution_environment': 'execution_environment', 'project': 'project',
+               'inventory': 'inventory', 'inventory_source': 'inventory_source', 'machine_credential': 'credential'}
+    assert sorted(tasks) == sorted(list(modules.values()) + ['job_template'])
+    for name, module in modules.items():
+        args = tasks[module]
+        if name == 'machine_credential':
+            # Rendered with its input names only; the task (no_log) gets the inputs themselves.
+            assert args.pop('inputs') == '{{ awx_setup_machine_credential_inputs }}'
+            expected = {'name', 'organization', 'credential_type'}
+        else:
+            expected = set(objects[name])
+        args.pop('wait', None)  # how the module waits, not part of the object
+        assert set(args) == expected, (name, sorted(set(args) ^ expected))
+        for option, value in args.items():
+            assert value == '{{ __awx_setup_objects.%s.%s }}' % (name, option), (name, option, value)
+    build, = [task for task in play['tasks'] if task['name'].startswith('Build the job templates')]
+    template_keys = set(build['vars']['__awx_setup_job_template'])
+    args = tasks['job_template']
+    assert set(args) == template_keys
+    for option, value in args.items():
+        assert value == '{{ item.%s }}' % option, (option, value)
