@@ -62,8 +62,10 @@ def installed_surveys():
 
 
 def test_syntax_check():
-    proc = ansible_playbook(['--syntax-check', AWX_SETUP], SETTINGS)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    # As installed, and as the file of a checkout (an AWX project of this repository).
+    for playbook in (AWX_SETUP, os.path.join(ROOT, 'playbooks', 'awx_setup.yml')):
+        proc = ansible_playbook(['--syntax-check', playbook], SETTINGS)
+        assert proc.returncode == 0, proc.stdout[-3000:]
 
 
 def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
@@ -71,7 +73,7 @@ def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
     variables = dict(SETTINGS, awx_setup_render_dir=str(out), awx_setup_job_slice_count=4,
                      awx_setup_instance_groups=['edge-exec-eu', 'edge-exec-us'], awx_setup_machine_credential='edge devices',
                      awx_setup_machine_credential_inputs=SECRETS['awx_setup_machine_credential_inputs'],
-                     # Where it to contact anything, this would fail the run (a closed port).
+                     # Were it to contact anything, this would fail the run (a closed port).
                      awx_setup_controller_host='https://127.0.0.1:%d' % closed_port())
     proc = ansible_playbook([AWX_SETUP], variables)
     assert proc.returncode == 0, proc.stdout[-3000:]
