@@ -7,7 +7,7 @@
 
 The private data directory is laid out as AWX lays it out: the project (this repository's
 playbooks) under project/, the inventory sources under inventory/, env/extravars, env/settings,
-env/envvars and env/cmdline (limit, forks). Six devices of different kinds converge, then a re-run
+env/envvars and env/cmdline (limit, forks). The whole simulated fleet converges, then a re-run
 changes nothing, then the GPU inventory reads them; the job events of each run are checked, and
 no file under artifacts/ may hold any form of the secrets the inventory and extra vars carry.
 """
@@ -31,9 +31,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.dirname(sys.executable)
 SIM_INVENTORY = os.path.join(ROOT, 'tests', 'sim', 'inventory.yml')
 FLEET_INVENTORY = os.path.join(ROOT, 'examples', 'fleet', 'inventory')
-# One device of each kind: IoT Edge appliance, busy appliance, two-T4 Kubernetes node with MPS,
-# MIG-enabled A100, a gateway without NVML, a Jetson.
-HOSTS = ['edge-01', 'edge-09', 'edge-13', 'edge-19', 'edge-22', 'edge-25']
 IOTEDGE_HOST = 'edge-01'
 # Secrets as AWX credentials hand them over (inventory variables, extra vars): what JSON and YAML
 # escape, so that masking only the raw string would not be enough.
@@ -44,7 +41,7 @@ FINAL_EVENTS = ('runner_on_ok', 'runner_on_failed', 'runner_on_skipped', 'runner
 RUN_TIMEOUT = 300
 
 
-def lay_out(private, sim_root):
+def lay_out(private, sim_root, hosts):
     """A private data directory as AWX writes it for a job."""
     shutil.copytree(os.path.join(ROOT, 'playbooks'), os.path.join(private, 'project', 'playbooks'))
     inventory = os.path.join(private, 'inventory')
@@ -66,7 +63,7 @@ def lay_out(private, sim_root):
         with open(os.path.join(env, name), 'w') as handle:
             yaml.safe_dump(data, handle)
     with open(os.path.join(env, 'cmdline'), 'w') as handle:
-        handle.write('--limit %s -f 10' % ','.join(HOSTS))
+        handle.write('--limit %s -f 10' % ','.join(hosts))
 
 
 def runner(private, playbook, ident):
@@ -126,11 +123,11 @@ def task_results(events, task):
                 if event['event'] in FINAL_EVENTS and event['event_data']['task'] == task)
 
 
-def check_run(events):
+def check_run(events, hosts):
     """One result per device and task; the summary agrees with the task results."""
     results = final_events(events)
     assert results, 'no task results in the job events'
-    assert sorted(set(host for host, _task in results) - set(['localhost'])) == sorted(HOSTS)
+    assert sorted(set(host for host, _task in results) - set(['localhost'])) == hosts
     assert [key for key, names in results.items() if len(names) != 1] == []
     summary, counted = stats(events), counts(events)
     for key in ('ok', 'changed', 'failures', 'skipped', 'dark'):
@@ -141,14 +138,17 @@ def check_run(events):
 
 def test_site_and_inventory_through_ansible_runner(fleet_hosts, sim_root, tmp_path):
     require_nvidia_userland()
+    # Every device of the simulated fleet (IoT Edge appliances, busy ones, two-T4 Kubernetes nodes
+    # with MPS, MIG-enabled A100s, gateways without NVML, a Jetson), as a job over the fleet runs.
+    hosts = sorted(fleet_hosts)
     private = str(tmp_path / 'awx-job')
-    lay_out(private, sim_root)
+    lay_out(private, sim_root, hosts)
 
     converge = runner(private, 'playbooks/site.yml', 'converge')
-    summary = check_run(converge)
+    summary = check_run(converge, hosts)
     # The device's own converge task ran once on each device and succeeded.
     converged = task_results(converge, "Converge the device's GPU sharing")
-    assert sorted(converged) == sorted(HOSTS)
+    assert sorted(converged) == hosts
     assert set(event['event'] for event in converged.values()) == set(['runner_on_ok'])
     # Devices asked for sharing were changed by it (the appliance's manifest, the MPS node's daemon).
     assert converged[IOTEDGE_HOST]['event_data']['res']['changed'] is True
@@ -163,17 +163,17 @@ def test_site_and_inventory_through_ansible_runner(fleet_hosts, sim_root, tmp_pa
     lines = task_results(converge, 'One line per device')
     assert len(lines) == 1
     outcome = list(lines.values())[0]['event_data']['res']['msg']
-    assert sorted(line.split(':')[0] for line in outcome) == sorted(HOSTS)
+    assert sorted(line.split(':')[0] for line in outcome) == hosts
 
     rerun = runner(private, 'playbooks/site.yml', 'rerun')
-    summary = check_run(rerun)
+    summary = check_run(rerun, hosts)
     assert summary['changed'] == {} or not any(summary['changed'].values()), summary['changed']
-    assert sorted(h for h, n in summary['ok'].items() if n and h != 'localhost') == sorted(HOSTS)
+    assert sorted(h for h, n in summary['ok'].items() if n and h != 'localhost') == hosts
 
     inventory = runner(private, 'playbooks/gpu_inventory.yml', 'inventory')
-    check_run(inventory)
+    check_run(inventory, hosts)
     read = task_results(inventory, 'Read every GPU through NVML (hosts without NVML report an empty list)')
-    assert sorted(read) == sorted(HOSTS)
+    assert sorted(read) == hosts
     for host, event in read.items():
         with open(os.path.join(sim_root, host, 'nvml.json')) as handle:
             device = json.load(handle)
