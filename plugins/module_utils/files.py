@@ -248,12 +248,22 @@ def _makedirs(directory):
         try:
             os.mkdir(path, 0o755)
         except OSError as exc:
+            # Another writer (a second fork rendering into the same output directory) made it
+            # meanwhile: a directory is all that was wanted, and it is not ours to remove later.
+            if exc.errno == errno.EEXIST and _is_real_directory(path):
+                continue
             _remove_dirs(created)
             raise _error('create the directory', path, exc)
         created.append(path)
     if not os.path.isdir(directory):
         raise FileError('cannot write into %s: it is not a directory' % directory)
     return created
+
+
+def _is_real_directory(path):
+    """A directory, not a link to one (a link could send the write elsewhere)."""
+    info = _lstat(path)
+    return info is not None and stat.S_ISDIR(info.st_mode)
 
 
 def _remove_dirs(created):

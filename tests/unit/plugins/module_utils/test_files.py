@@ -320,6 +320,37 @@ def test_a_directory_that_cannot_be_made_is_named_and_nothing_is_left(monkeypatc
     assert listing(str(tmp_path)) == []
 
 
+def test_a_directory_another_writer_makes_meanwhile_is_used(monkeypatch, tmp_path):
+    """Forks rendering into one output directory race to create it: the loser writes its file."""
+    dest = str(tmp_path / 'rendered' / 'edge-03' / 'f.json')
+    real_mkdir = os.mkdir
+
+    def mkdir(path, mode=0o777):
+        if path.endswith('/rendered'):
+            real_mkdir(path, mode)  # the other fork wins the race
+            raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+        real_mkdir(path, mode)
+    monkeypatch.setattr(os, 'mkdir', mkdir)
+    files.write_file(FakeModule(), dest, u'x')
+    with open(dest) as handle:
+        assert handle.read() == 'x'
+
+
+def test_a_link_another_writer_puts_there_meanwhile_is_refused(monkeypatch, tmp_path):
+    dest = str(tmp_path / 'rendered' / 'f.json')
+    elsewhere = str(tmp_path / 'elsewhere')
+    os.mkdir(elsewhere)
+
+    def mkdir(path, mode=0o777):
+        os.symlink(elsewhere, path)
+        raise OSError(errno.EEXIST, os.strerror(errno.EEXIST))
+    monkeypatch.setattr(os, 'mkdir', mkdir)
+    with pytest.raises(FileError) as info:
+        files.write_file(FakeModule(), dest, u'x')
+    assert str(tmp_path / 'rendered') in str(info.value)
+    assert os.listdir(elsewhere) == []
+
+
 @pytest.mark.parametrize('target', ['fchmod', 'fchown'])
 def test_a_refused_attribute_change_names_the_file_and_leaves_it(monkeypatch, existing, target):
     attributes = files.file_attributes({'mode': '0600', 'owner': 'nobody'})
