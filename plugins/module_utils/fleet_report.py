@@ -79,25 +79,26 @@ def _check_entry(name, entry):
 
 # ---- one device --------------------------------------------------------------------------
 
-def _headroom(gpu):
+def _measured(gpu, position):
+    """The sampled ``(min, mean, max)`` at ``position``, else the instant reading, else ``None``."""
     measured = sampled(gpu)
     if measured is not None:
-        return round(100.0 - measured[2], 1)
-    instant = gpu.get('utilization')
-    if isinstance(instant, dict) and isinstance(instant.get('gpu'), (int, float)):
-        return round(100.0 - instant['gpu'], 1)
-    return None
-
-
-def _utilization(gpu):
-    """The GPU's utilization for the fleet mean: the sampled mean, else the instant reading."""
-    measured = sampled(gpu)
-    if measured is not None:
-        return measured[1]
+        return measured[position]
     instant = gpu.get('utilization')
     if isinstance(instant, dict) and isinstance(instant.get('gpu'), (int, float)):
         return instant['gpu']
     return None
+
+
+def _headroom(gpu):
+    """What the busiest moment of the window left free (100 minus the peak)."""
+    peak = _measured(gpu, 2)
+    return None if peak is None else round(100.0 - peak, 1)
+
+
+def _utilization(gpu):
+    """The GPU's utilization for the fleet mean: the sampled mean, else the instant reading."""
+    return _measured(gpu, 1)
 
 
 def _gpu(name, info, strategies, plans):
