@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -380,7 +381,20 @@ def test_sigint_mid_converge_then_two_reruns_at_once_then_idempotent(fleet_hosts
                 # interrupt them in the middle, as Ctrl-C in the operator's terminal would.
                 os.killpg(proc.pid, signal.SIGINT)
                 break
-        output.append(proc.communicate(timeout=120)[0])
+        # Wait for ansible-playbook itself, not for the end of its output: a process it left
+        # behind may hold the pipe open.
+        reader = threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # ansible-core can deadlock on the first Ctrl-C: its handler raises KeyboardInterrupt
+            # wherever the main process is, inside its own locks too (seen here: the main process
+            # waiting on a futex with all its workers gone; cf. ansible/ansible#29124). An operator
+            # presses Ctrl-C again, and the handler is the default one by then.
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
