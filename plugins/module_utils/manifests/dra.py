@@ -53,7 +53,7 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gp
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import number_text
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import memory_text, number_text
 
 ALLOCATIONS = ('device_plugin', 'dra')
 RESOURCE_API_VERSION = 'resource.k8s.io/v1'
@@ -244,7 +244,7 @@ def _mps_defaults(gpu_label, members):
             own[PERCENTAGE_VARIABLE] = number_text(share)
         if member['gpu_memory'] is not None and member['gpu_memory'] != memory:
             # Inside the container the claim's GPUs are numbered from 0.
-            own[PINNED_VARIABLE] = ','.join('%d=%dM' % (ordinal, member['gpu_memory'] // MIB)
+            own[PINNED_VARIABLE] = ','.join('%d=%s' % (ordinal, memory_text(member['gpu_memory'], exact=True))
                                             for ordinal in range(len(member['gpus'])))
         env[member['name']] = own
     return percentage, memory, env

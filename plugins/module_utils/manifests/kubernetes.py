@@ -192,7 +192,8 @@ def _container(workload, gpu_resource, pipe_directory, claim=None):
         container['command'] = list(workload['command'])
     if workload['args']:
         container['args'] = list(workload['args'])
-    container['env'] = [{'name': name, 'value': value} for name, value in env.items()]
+    if env or claim is None:
+        container['env'] = [{'name': name, 'value': value} for name, value in env.items()]
     resources = _resources(who, settings.get('resources'), gpu_resource, len(workload['gpus']))
     if claim is not None:
         resources['claims'] = [{'name': dra.POD_CLAIM, 'request': dra.REQUEST}]

@@ -58,7 +58,6 @@ GPU_CONFIG_SCHEMA = {
         },
     },
 }
-GIB = 1024 ** 3
 
 
 def two_t4():
@@ -132,7 +131,7 @@ def test_mps_20_and_30_on_gpu_1_share_one_claim_pinned_by_uuid():
     assert config['sharing']['mpsConfig'] == {'defaultActiveThreadPercentage': 30, 'defaultPinnedDeviceMemoryLimit': '4Gi'}
     workloads = dict((obj['metadata']['name'], obj) for obj in by_kind(objects, 'Deployment'))
     assert env(workloads['detector']) == {'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '20',
-                                          'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT': '0=%dM' % (2 * GIB // 1024 ** 2)}
+                                          'CUDA_MPS_PINNED_DEVICE_MEM_LIMIT': '0=2G'}
     assert env(workloads['tracker']) == {}
     for obj in workloads.values():
         spec = pod(obj)
