@@ -75,7 +75,7 @@ options:
         share and memory limit of the claim's workloads as defaults; a workload below them keeps its own
         E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE) / E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), which can only lower them).
         Pods name the claim instead of asking for O(gpu_resource) (which must be left out), and have no
-        E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own: the driver provides them.
+        E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own; the driver provides them.
       - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
         GPUs that another workload shares (a GPU is in one claim only).
       - The driver's MPS and time-slicing settings need its feature gates C(MPSSupport) and C(TimeSlicingSettings).
@@ -91,7 +91,7 @@ options:
     default: Default
   dest:
     description:
-      - A directory (one C(<name>.yaml) per object: per workload, and per DRA claim) or, when it ends in C(.yaml) or C(.yml),
+      - A directory (one C(<name>.yaml) per object, so per workload and per DRA claim) or, when it ends in C(.yaml) or C(.yml),
         one multi-document file.
     type: path
   prune:

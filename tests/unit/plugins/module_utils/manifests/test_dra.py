@@ -149,8 +149,8 @@ def test_one_mps_workload_gets_a_template_with_its_own_defaults():
     template = by_kind(objects, 'ResourceClaimTemplate')
     assert len(template) == 1 and not by_kind(objects, 'ResourceClaim')
     config = claim_spec(template[0])['devices']['config'][0]['opaque']['parameters']
-    assert config['sharing'] == {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 40,
-                                                                   'defaultPinnedDeviceMemoryLimit': '1Gi'}}
+    mps = {'defaultActiveThreadPercentage': 40, 'defaultPinnedDeviceMemoryLimit': '1Gi'}
+    assert config['sharing'] == {'strategy': 'MPS', 'mpsConfig': mps}
     job = by_kind(objects, 'Job')[0]
     assert pod(job)['resourceClaims'] == [{'name': 'gpu', 'resourceClaimTemplateName': template[0]['metadata']['name']}]
     assert env(job) == {}
@@ -285,9 +285,9 @@ def test_gpu_config_validator_refuses_what_the_driver_refuses(config, words):
 def test_gpu_config_validator_accepts_the_drivers_examples():
     for config in ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig'},
                    {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
-                    'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 50,
-                                                                  'defaultPinnedDeviceMemoryLimit': '10Gi',
-                                                                  'defaultPerDevicePinnedMemoryLimit': {'0': '5Gi'}}}},
+                    'sharing': {'strategy': 'MPS', 'mpsConfig': {
+                        'defaultActiveThreadPercentage': 50, 'defaultPinnedDeviceMemoryLimit': '10Gi',
+                        'defaultPerDevicePinnedMemoryLimit': {'0': '5Gi'}}}},
                    {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
                     'sharing': {'strategy': 'TimeSlicing', 'timeSlicingConfig': {'interval': 'Short'}}}):
         assert dra.validate_gpu_config(config) is config
