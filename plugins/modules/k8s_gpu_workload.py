@@ -71,14 +71,15 @@ options:
         NVIDIA's DRA driver for GPUs. Before the workloads, the module renders per planned GPU a
         C(ResourceClaimTemplate) (one workload on it) or one C(ResourceClaim) that all its workloads' pods name
         (several), of the device class C(gpu.nvidia.com), pinned to the planned GPU by UUID with a CEL selector,
-        with the driver's C(GpuConfig) (C(TimeSlicing) with O(time_slice_interval), or C(MPS) with the largest
+        with the driver's C(GpuConfig) (C(TimeSlicing) with O(time_slice_interval) unless it is V(Default), or C(MPS) with the largest
         share and memory limit of the claim's workloads as defaults; a workload below them keeps its own
         E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE) / E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), which can only lower them).
         Pods name the claim instead of asking for O(gpu_resource) (which must be left out), and have no
         E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own; the driver provides them.
       - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
         GPUs that another workload shares (a GPU is in one claim only).
-      - The driver's MPS and time-slicing settings need its feature gates C(MPSSupport) and C(TimeSlicingSettings).
+      - MPS claims need the driver's feature gate C(MPSSupport), and an interval other than V(Default) its gate
+        C(TimeSlicingSettings) (both alpha, off by default).
     type: str
     choices: [device_plugin, dra]
     default: device_plugin

@@ -26,7 +26,9 @@ words, no code copied):
   limit under 1 MiB is refused.
 - ``.../validate.go``: an unknown strategy or interval is refused; the percentage must be 0 to
   100. The MPS and time-slicing settings need the driver's (alpha, default off) feature gates
-  ``MPSSupport`` and ``TimeSlicingSettings`` (``pkg/featuregates/featuregates.go``).
+  ``MPSSupport`` and ``TimeSlicingSettings`` (``pkg/featuregates/featuregates.go``); a config
+  naming a strategy whose gate is off is refused. ``GpuConfig.Normalize`` (``gpuconfig.go``)
+  gives a claim without a config TimeSlicing at the ``Default`` interval when that gate is on.
 - ``deployments/helm/.../templates/deviceclass-gpu.yaml``: the device class of whole GPUs is
   ``gpu.nvidia.com`` (driver ``gpu.nvidia.com``); ``cmd/gpu-kubelet-plugin/deviceinfo.go``:
   each GPU publishes the string attribute ``uuid`` (also ``productName``, ``brand``,
@@ -176,8 +178,12 @@ def quantity(size):
 
 
 def gpu_config(sharing, interval='Default', percentage=None, memory=None):
-    """The opaque ``GpuConfig`` for a claim on GPUs shared by ``sharing`` (None when not shared)."""
-    if sharing not in STRATEGIES:
+    """The opaque ``GpuConfig`` for a claim on GPUs shared by ``sharing``, or None where the
+    driver's default does the same: not shared, or time-sliced at the ``Default`` interval. The
+    driver refuses any TimeSlicing config unless its alpha ``TimeSlicingSettings`` gate is on,
+    and with the gate on it fills in exactly ``TimeSlicing`` / ``Default`` for a claim without one
+    (``GpuConfig.Normalize``), so only another interval is worth the gate."""
+    if sharing not in STRATEGIES or (sharing == 'time_slicing' and interval == 'Default'):
         return None
     body = {'strategy': STRATEGIES[sharing]}
     if sharing == 'time_slicing':

@@ -204,7 +204,16 @@ def test_mixed_mps_and_time_slicing_per_gpu():
     assert claim_spec(claims[UUID1])['devices']['config'][0]['opaque']['parameters']['sharing'] == {
         'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 25}}
     assert claims[UUID0]['kind'] == 'ResourceClaimTemplate'
-    assert claim_spec(claims[UUID0])['devices']['config'][0]['opaque']['parameters']['sharing']['strategy'] == 'TimeSlicing'
+    # Time-slicing at the Default interval is the driver's own default: no config, so the claim
+    # also works where the driver's alpha TimeSlicingSettings gate is off.
+    assert 'config' not in claim_spec(claims[UUID0])['devices']
+
+
+def test_a_time_slice_interval_other_than_default_is_written():
+    objects = render([{'name': 'solo', 'image': 'registry.local/solo:1'}], interval='Short')
+    validate_all(objects)
+    config = claim_spec(by_kind(objects, 'ResourceClaimTemplate')[0])['devices']['config'][0]['opaque']['parameters']
+    assert config['sharing'] == {'strategy': 'TimeSlicing', 'timeSlicingConfig': {'interval': 'Short'}}
 
 
 def test_fractional_and_unlimited_mps_clients_lower_only_their_own_share():
