@@ -388,7 +388,7 @@ class _Planner(object):
             if workload['memory']:
                 # Inside the container the GPUs it sees are numbered from 0.
                 env['CUDA_MPS_PINNED_DEVICE_MEM_LIMIT'] = ','.join(
-                    '%d=%s' % (ordinal, memory_text(workload['memory'])) for ordinal in range(len(targets)))
+                    '%d=%s' % (ordinal, memory_text(workload['memory'], exact=True)) for ordinal in range(len(targets)))
         env.update(workload['env'])
         return env
 

@@ -26,14 +26,18 @@ from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpu_modes,
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import EdgeGpuError, FileError, InvalidOption
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, iotedge, kubernetes
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import device_plugin, dra, iotedge, kubernetes
 
 NONE, TIME_SLICING, MPS = 'none', 'time_slicing', 'mps'
 STRATEGIES = (NONE, TIME_SLICING, MPS)
 PLATFORMS = ('kubernetes', 'iotedge', 'none')
 # The manifest builders' own options, passed through by keyword.
 IOTEDGE_OPTIONS = ('registry_credentials', 'routes', 'gpu_runtime', 'create_options')
-KUBERNETES_OPTIONS = ('kind', 'namespace', 'labels', 'gpu_resource', 'runtime_class')
+KUBERNETES_OPTIONS = ('kind', 'namespace', 'labels', 'gpu_resource', 'runtime_class', 'allocation', 'time_slice_interval')
+# Options for the host's MPS daemon and the device plugin, which DRA replaces: NVIDIA's DRA
+# driver runs one MPS daemon per claim, with the claim's defaults, and sets the compute mode.
+DRA_REPLACES = ('replicas', 'mps_default_active_thread_percentage', 'mps_pinned_device_mem_limit',
+                'mps_default_client_priority')
 
 
 # ---- the intent --------------------------------------------------------------------------
@@ -71,6 +75,15 @@ def parse_intent(params):
     }
     if intent['platform'] not in PLATFORMS:
         raise InvalidOption('platform must be one of %s, got %r' % (', '.join(PLATFORMS), intent['platform']))
+    intent['allocation'] = dra.check_allocation(params.get('allocation') or 'device_plugin')
+    if intent['allocation'] == 'dra':
+        if intent['platform'] != 'kubernetes':
+            raise InvalidOption('allocation dra is for Kubernetes; platform is %s' % intent['platform'])
+        for option in DRA_REPLACES:
+            if params.get(option) is not None:
+                raise InvalidOption('%s %r configures the host\'s MPS daemon or the device plugin, but with allocation '
+                                    'dra the DRA driver runs one MPS daemon per claim with the claim\'s defaults; '
+                                    'leave %s out' % (option, params[option], option))
     if intent['replicas'] is not None:
         intent['replicas'] = units.whole_number(intent['replicas'], 'replicas', 2, device_plugin.MAX_REPLICAS)
     # The strategies now (a device without NVML must know whether anything asks it for a GPU);
@@ -133,9 +146,16 @@ def strategies_by_gpu(intent, gpus):
     return chosen
 
 
+def host_mps_gpus(intent, gpus, chosen):
+    """The GPUs the host's MPS daemon serves: none with allocation dra (the driver runs its own)."""
+    if intent.get('allocation') == 'dra':
+        return []
+    return [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+
+
 def mps_request(intent, gpus, chosen):
     """What the MPS daemon must do: serve the MPS GPUs (by UUID) with the defaults, or not run."""
-    served = [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+    served = host_mps_gpus(intent, gpus, chosen)
     wanted = dict(intent['defaults'])
     limits = {}
     for selector, size in intent['pinned']:
@@ -167,7 +187,7 @@ def mode_changes(intent, gpus, chosen, mps_before):
     modes, those of GPUs reserved for VMs among them, are the operator's."""
     if not intent['manage_compute_mode']:
         return []
-    mps_gpus = [gpu for gpu in gpus if chosen[gpu['index']] == MPS]
+    mps_gpus = host_mps_gpus(intent, gpus, chosen)
     served = set()
     if mps_before is not None and mps_before['running']:
         visible = mps_before['visible_devices']

@@ -49,10 +49,15 @@ def parse_memory(value, option):
     return int(match.group(1)) * dict(_UNITS)[match.group(2)]
 
 
-def memory_text(size):
-    """The MPS daemon's spelling of a size: the largest unit it reaches, rounded down."""
+def memory_text(size, exact=False):
+    """The MPS daemon's spelling of a size: the largest unit it reaches, rounded down (NVIDIA's
+    535 daemon answers 1G after ``set_default_device_pinned_mem_limit 0 1536M``).
+
+    ``exact``: the largest unit that divides the size, so nothing is lost (``1536M``), for values
+    a client reads, such as ``CUDA_MPS_PINNED_DEVICE_MEM_LIMIT``.
+    """
     for unit, factor in _UNITS:
-        if size >= factor:
+        if size >= factor and (not exact or size % factor == 0):
             return '%d%s' % (size // factor, unit)
     return str(size)
 

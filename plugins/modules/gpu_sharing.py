@@ -160,6 +160,22 @@ options:
   runtime_class:
     description: RuntimeClass of the pods.
     type: str
+  allocation:
+    description:
+      - How the Kubernetes pods get their GPUs, as in M(edge_gpu.sharing.k8s_gpu_workload)'s option of that
+        name. V(dra) renders DRA ResourceClaims / ResourceClaimTemplates for NVIDIA's DRA driver, which runs
+        one MPS daemon per claim and sets the compute mode itself; so with V(dra) this module runs no MPS
+        daemon on the host (a running one is stopped), changes no GPU mode for MPS, and refuses O(replicas)
+        and the O(mps_default_active_thread_percentage), O(mps_pinned_device_mem_limit) and
+        O(mps_default_client_priority) defaults of the host daemon. Only with O(platform=kubernetes).
+    type: str
+    choices: [device_plugin, dra]
+    default: device_plugin
+  time_slice_interval:
+    description: With O(allocation=dra), the time-slice interval of claims on time-sliced GPUs.
+    type: str
+    choices: [Default, Short, Medium, Long]
+    default: Default
   restore:
     description:
       - The RV(restore) data an earlier run returned. The module then only puts back what that run
@@ -254,7 +270,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules, mps, mps_daemon, nvml, sharing
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import serialize
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import dra, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
 
@@ -423,6 +439,8 @@ def main():
         labels=dict(type='dict', default={}),
         gpu_resource=dict(type='str'),
         runtime_class=dict(type='str'),
+        allocation=dict(type='str', choices=list(dra.ALLOCATIONS), default='device_plugin'),
+        time_slice_interval=dict(type='str', choices=list(dra.TIME_SLICE_INTERVALS), default='Default'),
         restore=dict(type='dict'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

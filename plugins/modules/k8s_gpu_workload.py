@@ -64,9 +64,35 @@ options:
   runtime_class:
     description: RuntimeClass of the pods (for example V(nvidia)).
     type: str
+  allocation:
+    description:
+      - How the pods get their GPUs. V(device_plugin) (through O(gpu_resource), or by environment).
+      - V(dra), Kubernetes Dynamic Resource Allocation (C(resource.k8s.io/v1), Kubernetes 1.34 or later) with
+        NVIDIA's DRA driver for GPUs. Before the workloads, the module renders per planned GPU a
+        C(ResourceClaimTemplate) (one workload on it) or one C(ResourceClaim) that all its workloads' pods name
+        (several), of the device class C(gpu.nvidia.com), pinned to the planned GPU by UUID with a CEL selector,
+        with the driver's C(GpuConfig) (C(TimeSlicing) with O(time_slice_interval) unless it is V(Default), or C(MPS) with the largest
+        share and memory limit of the claim's workloads as defaults; a workload below them keeps its own
+        E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE) / E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), which can only lower them).
+        Pods name the claim instead of asking for O(gpu_resource) (which must be left out), and have no
+        E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own; the driver provides them.
+      - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
+        GPUs that another workload shares (a GPU is in one claim only).
+      - MPS claims need the driver's feature gate C(MPSSupport), and an interval other than V(Default) its gate
+        C(TimeSlicingSettings) (both alpha, off by default).
+    type: str
+    choices: [device_plugin, dra]
+    default: device_plugin
+  time_slice_interval:
+    description:
+      - With O(allocation=dra), the time-slice interval of claims on time-sliced GPUs (the DRA driver's
+        C(timeSlicingConfig.interval)).
+    type: str
+    choices: [Default, Short, Medium, Long]
+    default: Default
   dest:
     description:
-      - A directory (one C(<workload>.yaml) per workload) or, when it ends in C(.yaml) or C(.yml),
+      - A directory (one C(<name>.yaml) per object, so per workload and per DRA claim) or, when it ends in C(.yaml) or C(.yml),
         one multi-document file.
     type: path
   prune:
@@ -139,6 +165,16 @@ EXAMPLES = r'''
         gpu: none
         image_pull_secrets: [registry-local]
     dest: /srv/gitops/edge-02/
+
+- name: Two MPS workloads on GPU 1 as one DRA ResourceClaim pinned to that GPU
+  edge_gpu.sharing.k8s_gpu_workload:
+    gpus: "{{ node.gpu_info.gpus }}"
+    gpu_sharing: {1: mps}
+    allocation: dra
+    workloads:
+      - {name: detector, image: registry.local/detector:2, gpu: 1, gpu_percentage: 20, gpu_memory: 2G}
+      - {name: tracker, image: registry.local/tracker:2, gpu: 1, gpu_percentage: 30, gpu_memory: 4G}
+    dest: /srv/gitops/edge-03/
 '''
 
 RETURN = r'''
@@ -156,7 +192,8 @@ plan:
   returned: always
   type: dict
 objects:
-  description: The rendered Deployments or Jobs.
+  description: The rendered Deployments or Jobs, after the ResourceClaims and ResourceClaimTemplates they name
+    with O(allocation=dra).
   returned: always
   type: list
   elements: dict
@@ -179,7 +216,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import plan as planner, units
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import files as file_writer
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import kubernetes, serialize
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import dra, kubernetes, serialize
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.runner import run_module
 
@@ -230,7 +267,8 @@ def render(module):
     plan = planner.plan_from_params(params)
     objects = kubernetes.workload_objects(
         plan, kind=params['kind'], namespace=params['namespace'], labels=params['labels'],
-        gpu_resource=params['gpu_resource'], runtime_class=params['runtime_class'])
+        gpu_resource=params['gpu_resource'], runtime_class=params['runtime_class'],
+        allocation=params['allocation'], time_slice_interval=params['time_slice_interval'])
     result = dict(changed=False, plan=plan, objects=objects)
     if params['dest'] and not objects and not params['allow_empty'] and (
             params['prune'] or params['dest'].endswith(('.yaml', '.yml'))):
@@ -260,6 +298,8 @@ def main():
         labels=dict(type='dict', default={}),
         gpu_resource=dict(type='str'),
         runtime_class=dict(type='str'),
+        allocation=dict(type='str', choices=list(dra.ALLOCATIONS), default='device_plugin'),
+        time_slice_interval=dict(type='str', choices=list(dra.TIME_SLICE_INTERVALS), default='Default'),
         dest=dict(type='path'),
         prune=dict(type='bool', default=True),
         allow_empty=dict(type='bool', default=False),

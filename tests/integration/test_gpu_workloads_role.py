@@ -12,6 +12,7 @@ import json
 import os
 
 import jsonschema
+import kubernetes_validate
 import yaml
 
 from harness import validate_kubernetes  # pylint: disable=import-error
@@ -30,20 +31,74 @@ def iotedge_hosts(fleet_hosts):
     return sorted(host for host, device in fleet_hosts.items() if device not in NOTHING_TO_DEPLOY + ('t4_dual',))
 
 
+# One two-T4 device renders its workloads as DRA claims in the same runs (an extra variable
+# templated per host), so DRA costs no extra ansible-playbook run.
+DRA_HOST = 'edge-14'
+DRA_ALLOCATION = "{{ 'dra' if inventory_hostname == '%s' else 'device_plugin' }}" % DRA_HOST
+DEVICES = os.path.join(os.path.dirname(__file__), '..', 'sim', 'devices')
+
+
+def check_dra_objects(directory):
+    """edge-14's objects: detector (20 %, 2G) alone on GPU 0, tracker (30 %) and counter (40 %)
+    sharing GPU 1 through one claim that pins it by UUID."""
+    with open(os.path.join(DEVICES, 't4_dual.json')) as handle:
+        uuid0, uuid1 = [gpu['uuid'] for gpu in json.load(handle)['gpus']]
+    objects = {}
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name)) as handle:
+            obj = yaml.safe_load(handle)
+        # resource.k8s.io/v1 is in Kubernetes 1.34 and later.
+        kubernetes_validate.validate(obj, '1.34', strict=True)
+        objects[obj['metadata']['name']] = obj
+    claims = dict((name, obj) for name, obj in objects.items() if obj['kind'].startswith('ResourceClaim'))
+    assert sorted(obj['kind'] for obj in claims.values()) == ['ResourceClaim', 'ResourceClaimTemplate']
+    pods = dict((name, obj['spec']['template']['spec']) for name, obj in objects.items() if name not in claims)
+    assert sorted(pods) == ['counter', 'detector', 'tracker']
+
+    def claim_of(workload):
+        reference = pods[workload]['resourceClaims'][0]
+        name = reference.get('resourceClaimName') or reference.get('resourceClaimTemplateName')
+        obj = claims[name]
+        return obj['spec'] if obj['kind'] == 'ResourceClaim' else obj['spec']['spec']
+
+    def selector_and_mps(spec):
+        devices = spec['devices']
+        expression = devices['requests'][0]['exactly']['selectors'][0]['cel']['expression']
+        sharing = devices['config'][0]['opaque']['parameters']['sharing']
+        assert devices['requests'][0]['exactly']['deviceClassName'] == 'gpu.nvidia.com' and sharing['strategy'] == 'MPS'
+        return expression, sharing['mpsConfig']
+
+    expression, mps = selector_and_mps(claim_of('detector'))
+    assert uuid0 in expression and uuid1 not in expression
+    assert mps == {'defaultActiveThreadPercentage': 20, 'defaultPinnedDeviceMemoryLimit': '2Gi'}
+    assert claim_of('tracker') == claim_of('counter')
+    expression, mps = selector_and_mps(claim_of('counter'))
+    assert uuid1 in expression and uuid0 not in expression and mps == {'defaultActiveThreadPercentage': 40}
+    envs = dict((name, dict((item['name'], item['value']) for item in pod['containers'][0].get('env', [])))
+                for name, pod in pods.items())
+    assert envs == {'detector': {}, 'tracker': {'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '30'}, 'counter': {}}
+    for pod in pods.values():
+        assert 'hostIPC' not in pod and 'volumes' not in pod
+        assert pod['containers'][0]['resources'] == {'claims': [{'name': 'gpu', 'request': 'gpu'}]}
+
+
 def test_fleet_renders_valid_manifests_idempotently(fleet_hosts, playbook, tmp_path):
     out = str(tmp_path / 'rendered')
-    check = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out},
-                     check=True)
+    extra = {'target_hosts': TARGET, 'gpu_workloads_output_dir': out, 'gpu_workloads_allocation': DRA_ALLOCATION}
+    check = playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra, check=True)
     assert check.rc == 0, check.output
     assert not os.path.exists(out)
 
-    first = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out})
+    first = playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra)
     assert first.rc == 0, first.output
     hosts = sorted(host for host, device in fleet_hosts.items() if device not in NOTHING_TO_DEPLOY)
     assert sorted(os.listdir(out)) == hosts
+    assert fleet_hosts[DRA_HOST] == 't4_dual'
     for host in hosts:
         files = sorted(os.listdir(os.path.join(out, host)))
-        if fleet_hosts[host] == 't4_dual':
+        if host == DRA_HOST:
+            check_dra_objects(os.path.join(out, host))
+        elif fleet_hosts[host] == 't4_dual':
             assert files == ['counter.yaml', 'detector.yaml', 'tracker.yaml']
             for name in files:
                 with open(os.path.join(out, host, name)) as handle:
@@ -55,7 +110,7 @@ def test_fleet_renders_valid_manifests_idempotently(fleet_hosts, playbook, tmp_p
             with open(os.path.join(out, host, 'deployment.json')) as handle:
                 check_manifest(json.load(handle))
 
-    second = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={'target_hosts': TARGET, 'gpu_workloads_output_dir': out})
+    second = playbook('edge_gpu.sharing.gpu_workloads', extra_vars=extra)
     assert second.rc == 0, second.output
     assert all(counts['changed'] == 0 for counts in second.recap().values()), second.recap()
 

@@ -17,7 +17,7 @@ import copy
 import re
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
-from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import dra, k8s_names
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
 
 KINDS = ('Deployment', 'Job')
@@ -40,7 +40,11 @@ IOTEDGE_ONLY = ('create_options',)
 _QUANTITY = re.compile(r'^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$')
 
 
-def check_options(kind, namespace, labels, gpu_resource, runtime_class):
+def check_options(kind, namespace, labels, gpu_resource, runtime_class, allocation='device_plugin'):
+    dra.check_allocation(allocation)
+    if allocation == 'dra' and gpu_resource is not None:
+        raise ManifestError('gpu_resource %r asks a device plugin for GPUs, but allocation is dra (the pods name '
+                            'ResourceClaims instead); leave gpu_resource out' % (gpu_resource,))
     if kind not in KINDS:
         raise ManifestError('kind must be Deployment or Job, got %r' % (kind,))
     k8s_names.check_namespace(namespace)
@@ -168,13 +172,19 @@ def _check_settings(who, settings, kind):
             raise ManifestError('%s: image_pull_secrets: %r is not a valid Secret name' % (who, name))
 
 
-def _container(workload, gpu_resource, pipe_directory):
+def _container(workload, gpu_resource, pipe_directory, claim=None):
     who = 'workload %r' % (workload['name'],)
     settings = workload.get('settings') or {}
     env = dict(workload['env'])
     if gpu_resource and workload['gpus']:
         # The device plugin chooses the GPU and sets NVIDIA_VISIBLE_DEVICES itself.
         env.pop('NVIDIA_VISIBLE_DEVICES', None)
+    if claim is not None:
+        # The DRA driver gives the container the claim's GPUs and, for MPS, its own daemon's pipe
+        # directory; only the MPS limits a client sets below its claim's defaults stay.
+        for name in dra.REPLACED_VARIABLES:
+            env.pop(name, None)
+        env.update(claim['env'])
     container = {'name': workload['name'], 'image': workload['image']}
     if 'image_pull_policy' in settings:
         container['imagePullPolicy'] = settings['image_pull_policy']
@@ -182,21 +192,28 @@ def _container(workload, gpu_resource, pipe_directory):
         container['command'] = list(workload['command'])
     if workload['args']:
         container['args'] = list(workload['args'])
-    container['env'] = [{'name': name, 'value': value} for name, value in env.items()]
+    if env or claim is None:
+        container['env'] = [{'name': name, 'value': value} for name, value in env.items()]
     resources = _resources(who, settings.get('resources'), gpu_resource, len(workload['gpus']))
+    if claim is not None:
+        resources['claims'] = [{'name': dra.POD_CLAIM, 'request': dra.REQUEST}]
     if resources:
         container['resources'] = resources
-    if workload['mps']:
+    if workload['mps'] and claim is None:
         container['volumeMounts'] = [{'name': MPS_VOLUME, 'mountPath': pipe_directory}]
     if 'security_context' in settings:
         container['securityContext'] = _security_context(who, settings['security_context'])
     return container
 
 
-def workload_objects(plan, kind='Deployment', namespace='default', labels=None, gpu_resource=None, runtime_class=None):
-    """One Deployment or Job per planned workload."""
-    check_options(kind, namespace, labels, gpu_resource, runtime_class)
-    objects = []
+def workload_objects(plan, kind='Deployment', namespace='default', labels=None, gpu_resource=None, runtime_class=None,
+                     allocation='device_plugin', time_slice_interval='Default'):
+    """One Deployment or Job per planned workload; with ``allocation='dra'`` first the
+    ResourceClaims / ResourceClaimTemplates they name (``dra.claims``)."""
+    check_options(kind, namespace, labels, gpu_resource, runtime_class, allocation)
+    objects, references = [], {}
+    if allocation == 'dra':
+        objects, references = dra.claims(plan, namespace, labels, time_slice_interval)
     for workload in plan['workloads']:
         who = 'workload %r' % (workload['name'],)
         settings = workload.get('settings') or {}
@@ -205,10 +222,13 @@ def workload_objects(plan, kind='Deployment', namespace='default', labels=None, 
         selector = {'app.kubernetes.io/name': workload['name']}
         all_labels = dict(selector, **MANAGED_BY)
         all_labels.update(labels or {})
-        pod = {'containers': [_container(workload, gpu_resource, plan['mps_pipe_directory'])]}
+        claim = references.get(workload['name'])
+        pod = {'containers': [_container(workload, gpu_resource, plan['mps_pipe_directory'], claim)]}
+        if claim is not None:
+            pod['resourceClaims'] = [dict(claim['claim'], name=dra.POD_CLAIM)]
         if runtime_class:
             pod['runtimeClassName'] = runtime_class
-        if workload['mps']:
+        if workload['mps'] and claim is None:
             # MPS clients reach the control daemon through shared memory and its pipe directory.
             pod['hostIPC'] = True
             pod['volumes'] = [{'name': MPS_VOLUME, 'hostPath': {'path': plan['mps_pipe_directory'], 'type': 'Directory'}}]

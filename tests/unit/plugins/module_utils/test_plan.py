@@ -40,6 +40,13 @@ def test_vendor_mps_example():
     assert plan['gpus'][0]['percentage'] == 100.0
 
 
+def test_a_client_memory_limit_is_never_rounded_down():
+    # 1536M is not a whole number of G: the client's variable must still say 1.5 GiB.
+    plan = planner.make_plan([gpu(0)], [work('a', gpu_memory='1536M'), work('b', gpu_memory='1536K')], 'mps',
+                             oversubscribe=True)
+    assert [w['env']['CUDA_MPS_PINNED_DEVICE_MEM_LIMIT'] for w in plan['workloads']] == ['0=1536M', '0=1536K']
+
+
 def test_balances_and_sets_memory_limits():
     plan = planner.make_plan([gpu(0), gpu(1)], [
         work('detector', gpu_percentage=20, gpu_memory='2G'), work('tracker', gpu_percentage=30),

@@ -320,3 +320,37 @@ def test_a_manifest_mode_others_could_read_is_refused(args, run_module, fake_dev
                                                   workloads=[{'name': 'nbody', 'image': 'acr.example.io/nbody:1'}]))
     assert failed and 'iotedge_mode' in result['msg'] and mode in result['msg']
     assert not os.path.exists(args['iotedge_dest'])
+
+
+def test_dra_renders_claims_and_leaves_mps_to_the_drivers_daemons(args, run_module, fake_device, mps_daemon):
+    fake_device.use('t4_dual')
+    before = fake_device.read()
+    request = two_t4(args, platform='kubernetes', allocation='dra', mps_default_active_thread_percentage=None)
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed, result
+    kinds = sorted(obj['kind'] for obj in result['objects'])
+    assert kinds == ['Deployment', 'Deployment', 'ResourceClaimTemplate', 'ResourceClaimTemplate']
+    # NVIDIA's DRA driver runs one MPS daemon per claim: none on the host, no mode changed for MPS.
+    assert fake_device.read() == before
+    assert not mps_daemon.running and [call for call in mps_daemon.calls if not call.startswith('get_')] == []
+    detector = [obj for obj in result['objects'] if obj['metadata']['name'] == 'detector.gpu'][0]
+    assert GPU1 in json.dumps(detector)
+    failed, again = run_module(gpu_sharing, request)
+    assert not failed and again['changed'] is False
+
+
+@pytest.mark.parametrize('change, words', [
+    ({'platform': 'iotedge'}, ['allocation dra is for Kubernetes', 'iotedge']),
+    ({'mps_default_active_thread_percentage': 50}, ['mps_default_active_thread_percentage 50', 'one MPS daemon per claim']),
+    ({'replicas': 4}, ['replicas 4']),
+    ({'allocation': 'claims'}, ['allocation', 'claims']),
+])
+def test_dra_refuses_what_it_replaces_before_anything_changes(args, run_module, fake_device, mps_daemon, change, words):
+    fake_device.use('t4_dual')
+    before = fake_device.read()
+    request = dict(two_t4(args, platform='kubernetes', allocation='dra', mps_default_active_thread_percentage=None), **change)
+    failed, result = run_module(gpu_sharing, request)
+    assert failed
+    for word in words:
+        assert word in result['msg']
+    assert fake_device.read() == before and [call for call in mps_daemon.calls if not call.startswith('get_')] == []

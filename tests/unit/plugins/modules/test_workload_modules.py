@@ -211,3 +211,75 @@ def test_gpu_plan_filter_takes_gpu_sharing():
         gpu_plan(TWO_GPUS, [{'name': 'a', 'image': 'registry.local/a:1', 'gpu': 0, 'gpu_percentage': 20}],
                  gpu_sharing={1: 'mps'})
     assert "workload 'a'" in str(info.value) and 'GPU 0' in str(info.value) and 'sharing time_slicing' in str(info.value)
+
+
+# ---- allocation: dra ----------------------------------------------------------------------
+
+DRA_GPUS = [dict(GPUS[0]), dict(GPUS[0], index=1, uuid='GPU-2d3e4f5a-6b7c-8d9e-0fa1-b2c3d4e5f6a7')]
+DRA_WORKLOADS = [{'name': 'detector', 'image': 'registry.local/detector:2', 'gpu': 1, 'gpu_percentage': 20},
+                 {'name': 'tracker', 'image': 'registry.local/tracker:2', 'gpu': 1, 'gpu_percentage': 30}]
+
+
+def dra_args(**more):
+    return dict(dict(gpus=DRA_GPUS, gpu_sharing={'1': 'mps'}, workloads=DRA_WORKLOADS, allocation='dra'), **more)
+
+
+def read_dir(dest):
+    contents = {}
+    for name in sorted(os.listdir(dest)):
+        with open(os.path.join(dest, name)) as handle:
+            contents[name] = handle.read()
+    return contents
+
+
+def test_k8s_dra_directory_written_once_then_unchanged_with_diff(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, _ansible_diff=True))
+    assert not failed and result['changed'] is True
+    claim = 'shared.' + DRA_GPUS[1]['uuid'].lower()
+    assert sorted(os.listdir(dest)) == sorted(['detector.yaml', 'tracker.yaml', claim + '.yaml'])
+    with open(os.path.join(dest, claim + '.yaml')) as handle:
+        written = yaml.safe_load(handle)
+    assert written['kind'] == 'ResourceClaim' and DRA_GPUS[1]['uuid'] in json.dumps(written)
+    assert any(DRA_GPUS[1]['uuid'] in item['after'] for item in result['diff'])
+    before = read_dir(dest)
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest))
+    assert not failed and result['changed'] is False and read_dir(dest) == before
+
+
+def test_k8s_dra_check_mode_writes_nothing(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest), check_mode=True)
+    assert not failed and result['changed'] is True and len(result['files']) == 3
+    assert not os.path.exists(dest)
+    # Switching an existing device_plugin directory to dra in check mode changes nothing either.
+    run_module(k8s_gpu_workload, dra_args(dest=dest, allocation='device_plugin'))
+    before = read_dir(dest)
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest), check_mode=True)
+    assert result['changed'] is True and read_dir(dest) == before
+
+
+def test_k8s_dra_prunes_a_claim_no_longer_planned(run_module, tmp_path):
+    dest = str(tmp_path / 'out')
+    run_module(k8s_gpu_workload, dra_args(dest=dest))
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, workloads=DRA_WORKLOADS[:1]))
+    assert not failed and result['changed'] is True
+    assert sorted(os.listdir(dest)) == ['detector.gpu.yaml', 'detector.yaml']
+    assert [os.path.basename(path) for path in result['removed']] == [
+        'shared.' + DRA_GPUS[1]['uuid'].lower() + '.yaml', 'tracker.yaml']
+
+
+@pytest.mark.parametrize('more, words', [
+    ({'allocation': 'claims'}, ['allocation', 'claims']),
+    ({'time_slice_interval': 'Fast'}, ['time_slice_interval', 'Fast']),
+    ({'gpu_resource': 'nvidia.com/gpu'}, ["gpu_resource 'nvidia.com/gpu'", 'allocation is dra']),
+    ({'workloads': [{'name': 'wide', 'image': 'r/w:1', 'gpu': 'all'}, {'name': 'narrow', 'image': 'r/n:1', 'gpu': 1}],
+      'gpu_sharing': None}, ["workload 'wide'", 'narrow', 'one claim']),
+])
+def test_k8s_dra_bad_values_write_nothing(run_module, tmp_path, more, words):
+    dest = str(tmp_path / 'out')
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, **more))
+    assert failed
+    for word in words:
+        assert word in result['msg']
+    assert not os.path.exists(dest)
