@@ -13,7 +13,9 @@ stand-in hub (iothub_standin.py), in one ansible-playbook run (playbooks/iothub_
 - layered mode (gpu_sharing): two hosts sharing gpu-fleet-a make one configuration with one PUT;
   two hosts sharing gpu-fleet-b with different workloads both fail before any request, each message
   naming both hosts; the connection string (environment for device mode, role variable for layered)
-  never appears in the output.
+  never appears in the output;
+- an apply mode on Kubernetes, layered without a deployment id, and an apply mode with review mode
+  each fail the preflight, naming the variables, before the device or the hub is touched.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +31,7 @@ from iothub_standin import IotHubStandin  # pylint: disable=import-error
 
 DEVICE_HOSTS = ['edge-01', 'edge-02']
 LAYERED_HOSTS = ['edge-03', 'edge-04', 'edge-05', 'edge-06']
+REFUSED_HOSTS = ['edge-07', 'edge-08', 'edge-09']
 PASSWORD = 'Pw-"q\\uote\tTab-\u00fcml-hub-never-shown'
 CREDENTIALS = {'acr': {'address': 'myacr.azurecr.io', 'username': 'puller', 'password': PASSWORD}}
 WRITES = ('PUT', 'POST', 'DELETE', 'PATCH')
@@ -43,7 +46,7 @@ def hub():
 def phase_requests(hub, run):
     """``{phase: [requests]}``, split where the playbook saved the hub's request list between phases."""
     start, phases = 0, {}
-    for phase in ('check', 'converge', 'rerun', 'layered'):
+    for phase in ('check', 'converge', 'rerun', 'layered', 'refused'):
         with open(os.path.join(run.results_dir, 'requests-%s.json' % phase)) as handle:
             end = len(json.load(handle))
         phases[phase] = hub.requests[start:end]
@@ -66,6 +69,7 @@ def test_roles_apply_the_planned_manifest_through_iot_hub(fleet_hosts, playbook,
     run = playbook('iothub_roles.yml', args=['-v', '--diff'], extra_vars={
         'hub_control': 'https://' + hub.host, 'hub_ca': hub.ca_file, 'registry_credentials': CREDENTIALS,
         'device_hosts': ','.join(DEVICE_HOSTS), 'layered_hosts': ','.join(LAYERED_HOSTS),
+        'refused_hosts': ','.join(REFUSED_HOSTS),
         'layered_connection_string': hub.connection_string})
     assert run.rc == 0, run.output[-5000:]
     phases = phase_requests(hub, run)
@@ -124,3 +128,17 @@ def test_roles_apply_the_planned_manifest_through_iot_hub(fleet_hosts, playbook,
         message = failure['msg'] if 'msg' in failure else json.dumps(failure)
         assert "layered deployment 'gpu-fleet-b'" in message and all(other in message for other in second), message
         assert not any(other in message for other in first), message
+
+    # 5. Refused settings: the preflight names the variables; no request, no file on the device or
+    # in the review directory.
+    assert phases['refused'] == []
+    expected = {
+        'edge-07': 'gpu_workloads_iothub_apply=device applies an IoT Edge manifest, but gpu_workloads_platform is kubernetes',
+        'edge-08': 'gpu_workloads_iothub_apply=layered needs gpu_workloads_iothub_deployment_id',
+        'edge-09': 'gpu_workloads_iothub_apply=device and gpu_workloads_output_dir=%s/review exclude each other' % run.results_dir,
+    }
+    for host, message in expected.items():
+        failure = saved(run, host)
+        assert failure is not None and message in json.dumps(failure), (host, failure)
+        assert not os.path.exists(os.path.join(sim_root, host, 'deployment.json')), host
+    assert not os.path.exists(os.path.join(run.results_dir, 'review'))
