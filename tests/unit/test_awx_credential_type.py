@@ -96,4 +96,3 @@ def test_is_a_valid_awx_custom_credential_type():
         for value in section.values():
             used = set(re.findall(r'\{\{\s*(\w+)\s*\}\}', value))
             assert used and used <= set(ids), value
-
