@@ -175,6 +175,12 @@ def sas_token(resource_uri, key, key_name, expiry):
     return token
 
 
+def token_expiry(token):
+    """The ``se`` of a token (seconds since the epoch), or None."""
+    match = re.search(r'(?:^|[ &])se=([0-9]+)(?:&|$)', token or '')
+    return int(match.group(1)) if match else None
+
+
 def token_signature(token):
     """The ``sig`` of a token, raw and URL-encoded (both must stay out of any output)."""
     match = re.search(r'(?:^|[ &])sig=([^&]*)', token or '')
@@ -265,18 +271,27 @@ def hub_message(data):
     return text.strip()[:500]
 
 
+def pause(seconds):
+    """Wait between tries (a function of its own, so tests can replace it)."""
+    time.sleep(seconds)
+
+
+def now():
+    return time.time()
+
+
 class Hub(object):
     """One IoT Hub: requests signed, retried and turned into ``IotHubError`` on failure."""
 
-    def __init__(self, credentials, timeout=30, retries=4, transport=None, sleep=time.sleep, clock=time.time,
+    def __init__(self, credentials, timeout=30, retries=4, transport=None, sleep=None, clock=None,
                  on_secret=None):
         self.credentials = credentials
         self.on_secret = on_secret
         self.timeout = timeout
         self.retries = retries
         self.transport = transport
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = sleep or pause
+        self.clock = clock or now
         self.tokens = []
 
     def _scrub(self, text):
@@ -553,18 +568,24 @@ def check_labels(labels, option='labels'):
 # The module's work: validate everything, read, compare, apply unless in check mode.
 
 
-def credentials_from(params):
+def credentials_from(params, clock=None):
     """``sas_token`` with ``hub`` when given, else the connection string (option or environment)."""
     if params.get('sas_token'):
         if not params.get('hub'):
             raise InvalidOption('sas_token needs hub (the hub host name, for example myhub.azure-devices.net)')
-        return Credentials(check_host(params['hub'], 'hub'), token=check_sas_token(params['sas_token'], 'sas_token'))
-    if not params.get('connection_string'):
+        credentials = Credentials(check_host(params['hub'], 'hub'), token=check_sas_token(params['sas_token'], 'sas_token'))
+    elif not params.get('connection_string'):
         raise InvalidOption('connection_string is required (or the environment variable IOTHUB_CONNECTION_STRING, '
                             'or sas_token with hub)')
-    credentials = parse_connection_string(params['connection_string'])
-    if params.get('hub') and params['hub'].lower() != credentials.host.lower():
-        raise InvalidOption('hub %r is not the connection string\'s HostName %r' % (params['hub'], credentials.host))
+    else:
+        credentials = parse_connection_string(params['connection_string'])
+        if params.get('hub') and params['hub'].lower() != credentials.host.lower():
+            raise InvalidOption('hub %r is not the connection string\'s HostName %r' % (params['hub'], credentials.host))
+    expiry = token_expiry(credentials.token)
+    if expiry is not None and expiry <= (clock or now)():
+        raise InvalidOption('the SAS token (%s) expired at %s UTC; make a new one'
+                            % ('sas_token' if params.get('sas_token') else 'connection_string SharedAccessSignature',
+                               time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(expiry))))
     return credentials
 
 
@@ -683,11 +704,11 @@ def apply_layered(hub, checked, content, check_mode, want_diff):
     return result
 
 
-def deploy(params, hub_for, read_file, check_mode=False, want_diff=False):
+def deploy(params, hub_for, read_file, check_mode=False, want_diff=False, clock=None):
     """The whole module: ``hub_for(credentials)`` makes the ``Hub``; nothing is requested before
     every option has been checked."""
     checked = check_params(params)
-    credentials = credentials_from(params)
+    credentials = credentials_from(params, clock or now)
     content = None
     if checked['state'] == 'present':
         content = modules_content(load_manifest(params, read_file), params.get('registry_credentials'),

@@ -18,7 +18,7 @@ and configurations (with etags) in memory, and records each request.
 ``python iothub_standin.py [--device ID ...] [--key-name N] [--key K]`` serves until killed, after
 printing ``{"host", "ca_file", "connection_string", "control"}`` as one JSON line. Tests that run
 ansible-playbook reach the control endpoints (not IoT Hub's; no authorization, loopback only):
-``POST /_standin/fail_next`` with ``{"status", "count", "retry_after"}``, ``GET /_standin/requests``,
+``POST /_standin/fail_next`` with ``{"status", "count", "retry_after", "method"}``, ``GET /_standin/requests``,
 ``GET /_standin/state`` (twins and configurations).
 
 References:
@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.server.standin
         if path == '/_standin/fail_next' and self.command == 'POST':
             spec = json.loads(raw.decode('utf-8') or '{}')
-            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'))
+            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'), spec.get('method'))
             return self._reply(200, {'armed': True})
         if path == '/_standin/requests' and self.command == 'GET':
             with hub.lock:
@@ -217,10 +217,11 @@ class IotHubStandin(object):
                 self.twins[device_id]['$edgeHub'] = self._twin(device_id, '$edgeHub', {
                     'schemaVersion': '1.1', 'routes': {}, 'storeAndForwardConfiguration': {'timeToLiveSecs': 7200}}, 1)
 
-    def fail_next(self, status, count=1, retry_after=None):
-        """Answer the next ``count`` hub requests with ``status`` (and ``Retry-After``)."""
+    def fail_next(self, status, count=1, retry_after=None, method=None):
+        """Answer the next ``count`` hub requests (of ``method``, if given) with ``status``
+        (and ``Retry-After``)."""
         with self.lock:
-            self._faults.extend([(status, retry_after)] * count)
+            self._faults.extend([(status, retry_after, method)] * count)
 
     def stall_next(self, seconds, count=1):
         """Keep the next ``count`` hub requests waiting ``seconds`` before answering 500."""
@@ -286,9 +287,11 @@ class IotHubStandin(object):
         with self.lock:
             if self._stalls:
                 return 'stall', self._stalls.pop(0), {}
-            fault = self._faults.pop(0) if self._faults else None
+            fault = next((item for item in self._faults if item[2] in (None, method)), None)
+            if fault:
+                self._faults.remove(fault)
         if fault:
-            status, retry_after = fault
+            status, retry_after, _method = fault
             extra = {'Retry-After': str(retry_after)} if retry_after is not None else {}
             return status, {'Message': 'ErrorCode:%s;injected failure' % (
                 'ThrottlingException' if status == 429 else 'ServerError')}, extra
