@@ -403,8 +403,9 @@ def strip_twin_metadata(value):
 
 
 def _find_markers(value, path):
+    """The dotted path of the first string holding a no_log mask, or None."""
     if isinstance(value, dict):
-        for key, item in value.items():
+        for key, item in sorted(value.items()):
             found = _find_markers(item, path + [str(key)])
             if found:
                 return found
@@ -413,7 +414,7 @@ def _find_markers(value, path):
             found = _find_markers(item, path + [str(index)])
             if found:
                 return found
-    elif isinstance(value, str) and NO_LOG_MARKERS[0] in value:
+    elif isinstance(value, str) and any(marker in value for marker in NO_LOG_MARKERS):
         return '.'.join(path)
     return None
 
@@ -457,9 +458,15 @@ def modules_content(manifest, registry_credentials=None, option='manifest'):
                 raise ManifestError(
                     "%s: registry credential '%s' has its %s masked by Ansible's no_log; give the real "
                     "credentials again in registry_credentials" % (option, name, field))
+    # Ansible masks every no_log value wherever it appears in a result, also inside other strings:
+    # a registry address in an image name comes back as ``********/detector:1``. Such a manifest
+    # cannot be repaired here; sending it would make the devices pull images that do not exist.
     masked = _find_markers(content, [])
     if masked:
-        raise ManifestError("%s: %s holds a value masked by Ansible's no_log; give the real value" % (option, masked))
+        raise ManifestError(
+            "%s: %s holds a value masked by Ansible's no_log (a registry address or user name of "
+            "registry_credentials inside an image name is masked too); give the manifest file that "
+            "iotedge_manifest wrote (src) instead of its registered result" % (option, masked))
     return content
 
 

@@ -19,7 +19,8 @@ and configurations (with etags) in memory, and records each request.
 printing ``{"host", "ca_file", "connection_string", "control"}`` as one JSON line. Tests that run
 ansible-playbook reach the control endpoints (not IoT Hub's; no authorization, loopback only):
 ``POST /_standin/fail_next`` with ``{"status", "count", "retry_after", "method"}``, ``GET /_standin/requests``,
-``GET /_standin/state`` (twins and configurations).
+``GET /_standin/state`` (twins and configurations), ``POST /_standin/mark`` with ``{"name"}`` (a marker
+among the recorded requests, so a test can tell which task sent what).
 
 References:
   https://learn.microsoft.com/rest/api/iothub/service/configuration
@@ -133,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
             spec = json.loads(raw.decode('utf-8') or '{}')
             hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'), spec.get('method'))
             return self._reply(200, {'armed': True})
+        if path == '/_standin/mark' and self.command == 'POST':
+            hub.mark(json.loads(raw.decode('utf-8') or '{}').get('name', ''))
+            return self._reply(200, {'marked': True})
         if path == '/_standin/requests' and self.command == 'GET':
             with hub.lock:
                 return self._reply(200, list(hub.requests))
@@ -223,6 +227,24 @@ class IotHubStandin(object):
         with self.lock:
             self._faults.extend([(status, retry_after, method)] * count)
 
+    def mark(self, name):
+        """Put ``{"marker": name}`` among the recorded requests (tests split a run's requests by case)."""
+        with self.lock:
+            self.requests.append({'marker': name})
+
+    def between(self, start, end=None):
+        """The recorded requests after marker ``start`` and before marker ``end`` (or the next marker)."""
+        found, picked = False, []
+        for item in self.requests:
+            if 'marker' in item:
+                if found and (end is None or item['marker'] == end):
+                    break
+                found = found or item['marker'] == start
+                continue
+            if found:
+                picked.append(item)
+        return picked
+
     def stall_next(self, seconds, count=1):
         """Keep the next ``count`` hub requests waiting ``seconds`` before answering 500."""
         with self.lock:
@@ -241,7 +263,7 @@ class IotHubStandin(object):
 
     def writes(self):
         """Recorded requests that would change something (PUT, POST, DELETE, PATCH)."""
-        return [item for item in self.requests if item['method'] in ('PUT', 'POST', 'DELETE', 'PATCH')]
+        return [item for item in self.requests if item.get('method') in ('PUT', 'POST', 'DELETE', 'PATCH')]
 
     def state(self):
         with self.lock:
@@ -417,7 +439,7 @@ class IotHubStandin(object):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--device', action='append', default=[])
     parser.add_argument('--key-name', default='iothubowner')
     parser.add_argument('--key', default=None)

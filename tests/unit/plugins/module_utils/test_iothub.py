@@ -313,3 +313,14 @@ def test_configuration_body_uses_the_documented_field_names():
     body = iothub.configuration_body('gpu-0123abcd', {'$edgeAgent': {}}, "tags.a='b'", 3, {'k': 'v'})
     assert set(body) == {'id', 'schemaVersion', 'labels', 'content', 'targetCondition', 'priority', 'metrics'}
     assert body['content'] == {'modulesContent': {'$edgeAgent': {}}}
+
+
+def test_an_image_masked_because_it_holds_the_registry_address_is_refused():
+    # What a registered iotedge_manifest result looks like when the image names the registry
+    # whose address is in the no_log registry_credentials.
+    given = manifest(detector='********/detector:1')
+    credentials = {'acr': {'address': 'registry.example', 'username': 'u', 'password': 'p'}}
+    with pytest.raises(ManifestError) as info:
+        iothub.modules_content(given, credentials)
+    assert '$edgeAgent.properties.desired.modules.detector.settings.image' in str(info.value)
+    assert 'src' in str(info.value)
