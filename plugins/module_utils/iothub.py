@@ -347,7 +347,9 @@ class Hub(object):
                            '(registry read/write, service connect) and the clock)' % self.credentials.who()
             elif status == 429 or status >= 500:
                 message += ' (gave up after %d tries)' % (attempt + 1)
-            raise IotHubError(message)
+            error = IotHubError(message)
+            error.status = status
+            raise error
 
     # The calls the module makes.
 
@@ -667,6 +669,21 @@ def _shown(configuration):
     return shown
 
 
+def _put_once(hub, body, etag=None):
+    """PUT a configuration. A try whose answer was lost (a timeout, a 5xx) may have been carried
+    out, so the retry meets 409 (it exists) or 412 (its etag changed): when the hub now holds
+    exactly what was sent (the id carries the content's hash), that is success."""
+    try:
+        return hub.put_configuration(body, etag=etag)
+    except IotHubError as exc:
+        if getattr(exc, 'status', None) not in (409, 412):
+            raise
+        held = hub.configuration(body['id'])
+        if held is None or mutable_fields(held) != mutable_fields(body):
+            raise
+        return held
+
+
 def apply_layered(hub, checked, content, check_mode, want_diff):
     ours = versions_of(checked['deployment_id'], hub.configurations(checked['deployment_id']))
     result = {'changed': False, 'deleted': [], 'created': None, 'updated': None}
@@ -679,12 +696,12 @@ def apply_layered(hub, checked, content, check_mode, want_diff):
         if not held:
             result['created'] = wanted_id
             if not check_mode:
-                hub.put_configuration(body)
+                _put_once(hub, body)
         elif mutable_fields(held[0]) != mutable_fields(body):
             result['updated'] = wanted_id
             if not check_mode:
                 body['etag'] = held[0].get('etag')
-                hub.put_configuration(body, etag=held[0].get('etag') or '*')
+                _put_once(hub, body, etag=held[0].get('etag') or '*')
         # Old versions go only once the new one is accepted (a failed PUT raised above).
         for item in old:
             result['deleted'].append(item['id'])

@@ -18,7 +18,7 @@ and configurations (with etags) in memory, and records each request.
 ``python iothub_standin.py [--device ID ...] [--key-name N] [--key K]`` serves until killed, after
 printing ``{"host", "ca_file", "connection_string", "control"}`` as one JSON line. Tests that run
 ansible-playbook reach the control endpoints (not IoT Hub's; no authorization, loopback only):
-``POST /_standin/fail_next`` with ``{"status", "count", "retry_after", "method"}``, ``GET /_standin/requests``,
+``POST /_standin/fail_next`` with ``{"status", "count", "retry_after", "method", "applied"}``, ``GET /_standin/requests``,
 ``GET /_standin/state`` (twins and configurations), ``POST /_standin/mark`` with ``{"name"}`` (a marker
 among the recorded requests, so a test can tell which task sent what).
 
@@ -132,7 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.server.standin
         if path == '/_standin/fail_next' and self.command == 'POST':
             spec = json.loads(raw.decode('utf-8') or '{}')
-            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'), spec.get('method'))
+            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'), spec.get('method'),
+                          bool(spec.get('applied')))
             return self._reply(200, {'armed': True})
         if path == '/_standin/mark' and self.command == 'POST':
             hub.mark(json.loads(raw.decode('utf-8') or '{}').get('name', ''))
@@ -221,11 +222,12 @@ class IotHubStandin(object):
                 self.twins[device_id]['$edgeHub'] = self._twin(device_id, '$edgeHub', {
                     'schemaVersion': '1.1', 'routes': {}, 'storeAndForwardConfiguration': {'timeToLiveSecs': 7200}}, 1)
 
-    def fail_next(self, status, count=1, retry_after=None, method=None):
+    def fail_next(self, status, count=1, retry_after=None, method=None, applied=False):
         """Answer the next ``count`` hub requests (of ``method``, if given) with ``status``
-        (and ``Retry-After``)."""
+        (and ``Retry-After``); with ``applied``, the request is carried out first (an answer lost
+        on the way back)."""
         with self.lock:
-            self._faults.extend([(status, retry_after, method)] * count)
+            self._faults.extend([(status, retry_after, method, applied)] * count)
 
     def mark(self, name):
         """Put ``{"marker": name}`` among the recorded requests (tests split a run's requests by case)."""
@@ -313,10 +315,15 @@ class IotHubStandin(object):
             if fault:
                 self._faults.remove(fault)
         if fault:
-            status, retry_after, _method = fault
+            status, retry_after, _method, applied = fault
+            if applied:
+                self._serve(method, path, query, authorization, headers, body)
             extra = {'Retry-After': str(retry_after)} if retry_after is not None else {}
             return status, {'Message': 'ErrorCode:%s;injected failure' % (
                 'ThrottlingException' if status == 429 else 'ServerError')}, extra
+        return self._serve(method, path, query, authorization, headers, body)
+
+    def _serve(self, method, path, query, authorization, headers, body):
         refused = self.check_authorization(authorization)
         if refused:
             return 401, {'Message': 'ErrorCode:IotHubUnauthorizedAccess;%s' % refused}, {}

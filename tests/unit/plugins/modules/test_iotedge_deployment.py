@@ -322,3 +322,41 @@ def test_other_deployments_are_left_alone(fresh, run_module):
     failed, gone = run(run_module, layered_args(fresh, state='absent', manifest=None))
     assert not failed and len(gone['deleted']) == 1
     assert [key for key in fresh.configurations if key.startswith('gpu-t4-other-')]
+
+
+def test_a_create_whose_answer_was_lost_is_not_an_error_on_retry(fresh, run_module):
+    fresh.fail_next(503, method='PUT', applied=True)
+    failed, result = run(run_module, layered_args(fresh))
+    assert not failed and result['changed'] and list(fresh.configurations) == [result['deployment_id']]
+    assert [item['status'] for item in fresh.requests if item['method'] == 'PUT'] == [503, 409]
+
+
+def test_an_update_whose_answer_was_lost_is_not_an_error_on_retry(fresh, run_module):
+    run(run_module, layered_args(fresh))
+    fresh.fail_next(500, method='PUT', applied=True)
+    failed, result = run(run_module, layered_args(fresh, priority=30))
+    assert not failed and result['updated'] == result['deployment_id']
+    assert fresh.configurations[result['deployment_id']]['priority'] == 30
+    assert [item['status'] for item in fresh.requests if item['method'] == 'PUT'][-2:] == [500, 412]
+
+
+def test_a_conflicting_deployment_with_other_settings_is_still_an_error(fresh, run_module):
+    run(run_module, layered_args(fresh))
+    fresh.fail_next(500, method='PUT', applied=True)
+    # Someone else changes the priority between our lost answer and the retry: 412, and the hub
+    # does not hold what we sent, so the error stands.
+    first = list(fresh.configurations)[0]
+    original = fresh._configuration
+
+    def meddle(method, configuration_id, if_match, body):
+        answer = original(method, configuration_id, if_match, body)
+        if method == 'PUT' and answer[0] == 200:
+            with fresh.lock:
+                fresh.configurations[first]['priority'] = 99
+        return answer
+    fresh._configuration = meddle
+    try:
+        failed, result = run(run_module, layered_args(fresh, priority=30))
+    finally:
+        del fresh._configuration
+    assert failed and 'HTTP 412' in result['msg'] and "update deployment '%s'" % first in result['msg']
