@@ -214,6 +214,10 @@ def urls_transport(validate_certs=True, ca_path=None):
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
+    def untrusted(reason):
+        return isinstance(reason, getattr(ssl, 'SSLCertVerificationError', ssl.CertificateError)) or \
+            'CERTIFICATE_VERIFY_FAILED' in str(reason)
+
     def send(method, url, body, headers, timeout):
         try:
             response = open_url(url, data=body, headers=headers, method=method, timeout=timeout,
@@ -228,7 +232,7 @@ def urls_transport(validate_certs=True, ca_path=None):
             return exc.code, dict(exc.headers.items()) if exc.headers else {}, data
         except URLError as exc:
             reason = exc.reason
-            if isinstance(reason, ssl.SSLError) or 'CERTIFICATE_VERIFY_FAILED' in str(reason):
+            if untrusted(reason):
                 raise TransportError('TLS certificate not trusted (%s); give ca_path, or validate_certs: false '
                                      'only for a test hub' % (reason,), retry=False)
             if isinstance(reason, (socket.timeout, TimeoutError)) or 'timed out' in str(reason):
@@ -237,7 +241,8 @@ def urls_transport(validate_certs=True, ca_path=None):
         except (socket.timeout, TimeoutError):
             raise TransportError('no answer within %s seconds' % timeout)
         except ssl.SSLError as exc:
-            raise TransportError('TLS failed: %s' % exc, retry=False)
+            # A certificate that is not trusted stays so; a handshake cut short may not.
+            raise TransportError('TLS failed: %s' % exc, retry=not untrusted(exc))
         except (OSError, ValueError) as exc:  # ConnectionResetError, http.client errors are OSError/ValueError kin
             raise TransportError('connection failed: %s' % exc)
         except Exception as exc:  # pylint: disable=broad-except
