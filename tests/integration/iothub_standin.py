@@ -93,15 +93,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status, body=None, headers=None):
         data = b'' if body is None else json.dumps(body).encode('utf-8')
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if data:
-            self.send_header('Content-Type', 'application/json; charset=utf-8')
-        self.send_header('Content-Length', str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if data:
+                self.send_header('Content-Type', 'application/json; charset=utf-8')
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True  # the client gave up waiting (a stalled answer)
 
     def _handle(self):
         hub = self.server.standin
