@@ -175,6 +175,12 @@ def sas_token(resource_uri, key, key_name, expiry):
     return token
 
 
+def token_expiry(token):
+    """The ``se`` of a token (seconds since the epoch), or None."""
+    match = re.search(r'(?:^|[ &])se=([0-9]+)(?:&|$)', token or '')
+    return int(match.group(1)) if match else None
+
+
 def token_signature(token):
     """The ``sig`` of a token, raw and URL-encoded (both must stay out of any output)."""
     match = re.search(r'(?:^|[ &])sig=([^&]*)', token or '')
@@ -208,6 +214,10 @@ def urls_transport(validate_certs=True, ca_path=None):
     from ansible.module_utils.urls import open_url
     from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 
+    def untrusted(reason):
+        return isinstance(reason, getattr(ssl, 'SSLCertVerificationError', ssl.CertificateError)) or \
+            'CERTIFICATE_VERIFY_FAILED' in str(reason)
+
     def send(method, url, body, headers, timeout):
         try:
             response = open_url(url, data=body, headers=headers, method=method, timeout=timeout,
@@ -222,7 +232,7 @@ def urls_transport(validate_certs=True, ca_path=None):
             return exc.code, dict(exc.headers.items()) if exc.headers else {}, data
         except URLError as exc:
             reason = exc.reason
-            if isinstance(reason, ssl.SSLError) or 'CERTIFICATE_VERIFY_FAILED' in str(reason):
+            if untrusted(reason):
                 raise TransportError('TLS certificate not trusted (%s); give ca_path, or validate_certs: false '
                                      'only for a test hub' % (reason,), retry=False)
             if isinstance(reason, (socket.timeout, TimeoutError)) or 'timed out' in str(reason):
@@ -231,7 +241,8 @@ def urls_transport(validate_certs=True, ca_path=None):
         except (socket.timeout, TimeoutError):
             raise TransportError('no answer within %s seconds' % timeout)
         except ssl.SSLError as exc:
-            raise TransportError('TLS failed: %s' % exc, retry=False)
+            # A certificate that is not trusted stays so; a handshake cut short may not.
+            raise TransportError('TLS failed: %s' % exc, retry=not untrusted(exc))
         except (OSError, ValueError) as exc:  # ConnectionResetError, http.client errors are OSError/ValueError kin
             raise TransportError('connection failed: %s' % exc)
         except Exception as exc:  # pylint: disable=broad-except
@@ -265,18 +276,27 @@ def hub_message(data):
     return text.strip()[:500]
 
 
+def pause(seconds):
+    """Wait between tries (a function of its own, so tests can replace it)."""
+    time.sleep(seconds)
+
+
+def now():
+    return time.time()
+
+
 class Hub(object):
     """One IoT Hub: requests signed, retried and turned into ``IotHubError`` on failure."""
 
-    def __init__(self, credentials, timeout=30, retries=4, transport=None, sleep=time.sleep, clock=time.time,
+    def __init__(self, credentials, timeout=30, retries=4, transport=None, sleep=None, clock=None,
                  on_secret=None):
         self.credentials = credentials
         self.on_secret = on_secret
         self.timeout = timeout
         self.retries = retries
         self.transport = transport
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = sleep or pause
+        self.clock = clock or now
         self.tokens = []
 
     def _scrub(self, text):
@@ -332,7 +352,9 @@ class Hub(object):
                            '(registry read/write, service connect) and the clock)' % self.credentials.who()
             elif status == 429 or status >= 500:
                 message += ' (gave up after %d tries)' % (attempt + 1)
-            raise IotHubError(message)
+            error = IotHubError(message)
+            error.status = status
+            raise error
 
     # The calls the module makes.
 
@@ -388,8 +410,9 @@ def strip_twin_metadata(value):
 
 
 def _find_markers(value, path):
+    """The dotted path of the first string holding a no_log mask, or None."""
     if isinstance(value, dict):
-        for key, item in value.items():
+        for key, item in sorted(value.items()):
             found = _find_markers(item, path + [str(key)])
             if found:
                 return found
@@ -398,7 +421,7 @@ def _find_markers(value, path):
             found = _find_markers(item, path + [str(index)])
             if found:
                 return found
-    elif isinstance(value, str) and NO_LOG_MARKERS[0] in value:
+    elif isinstance(value, str) and any(marker in value for marker in NO_LOG_MARKERS):
         return '.'.join(path)
     return None
 
@@ -442,9 +465,15 @@ def modules_content(manifest, registry_credentials=None, option='manifest'):
                 raise ManifestError(
                     "%s: registry credential '%s' has its %s masked by Ansible's no_log; give the real "
                     "credentials again in registry_credentials" % (option, name, field))
+    # Ansible masks every no_log value wherever it appears in a result, also inside other strings:
+    # a registry address in an image name comes back as ``********/detector:1``. Such a manifest
+    # cannot be repaired here; sending it would make the devices pull images that do not exist.
     masked = _find_markers(content, [])
     if masked:
-        raise ManifestError("%s: %s holds a value masked by Ansible's no_log; give the real value" % (option, masked))
+        raise ManifestError(
+            "%s: %s holds a value masked by Ansible's no_log (a registry address or user name of "
+            "registry_credentials inside an image name is masked too); give the manifest file that "
+            "iotedge_manifest wrote (src) instead of its registered result" % (option, masked))
     return content
 
 
@@ -553,18 +582,24 @@ def check_labels(labels, option='labels'):
 # The module's work: validate everything, read, compare, apply unless in check mode.
 
 
-def credentials_from(params):
+def credentials_from(params, clock=None):
     """``sas_token`` with ``hub`` when given, else the connection string (option or environment)."""
     if params.get('sas_token'):
         if not params.get('hub'):
             raise InvalidOption('sas_token needs hub (the hub host name, for example myhub.azure-devices.net)')
-        return Credentials(check_host(params['hub'], 'hub'), token=check_sas_token(params['sas_token'], 'sas_token'))
-    if not params.get('connection_string'):
+        credentials = Credentials(check_host(params['hub'], 'hub'), token=check_sas_token(params['sas_token'], 'sas_token'))
+    elif not params.get('connection_string'):
         raise InvalidOption('connection_string is required (or the environment variable IOTHUB_CONNECTION_STRING, '
                             'or sas_token with hub)')
-    credentials = parse_connection_string(params['connection_string'])
-    if params.get('hub') and params['hub'].lower() != credentials.host.lower():
-        raise InvalidOption('hub %r is not the connection string\'s HostName %r' % (params['hub'], credentials.host))
+    else:
+        credentials = parse_connection_string(params['connection_string'])
+        if params.get('hub') and params['hub'].lower() != credentials.host.lower():
+            raise InvalidOption('hub %r is not the connection string\'s HostName %r' % (params['hub'], credentials.host))
+    expiry = token_expiry(credentials.token)
+    if expiry is not None and expiry <= (clock or now)():
+        raise InvalidOption('the SAS token (%s) expired at %s UTC; make a new one'
+                            % ('sas_token' if params.get('sas_token') else 'connection_string SharedAccessSignature',
+                               time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(expiry))))
     return credentials
 
 
@@ -639,6 +674,21 @@ def _shown(configuration):
     return shown
 
 
+def _put_once(hub, body, etag=None):
+    """PUT a configuration. A try whose answer was lost (a timeout, a 5xx) may have been carried
+    out, so the retry meets 409 (it exists) or 412 (its etag changed): when the hub now holds
+    exactly what was sent (the id carries the content's hash), that is success."""
+    try:
+        return hub.put_configuration(body, etag=etag)
+    except IotHubError as exc:
+        if getattr(exc, 'status', None) not in (409, 412):
+            raise
+        held = hub.configuration(body['id'])
+        if held is None or mutable_fields(held) != mutable_fields(body):
+            raise
+        return held
+
+
 def apply_layered(hub, checked, content, check_mode, want_diff):
     ours = versions_of(checked['deployment_id'], hub.configurations(checked['deployment_id']))
     result = {'changed': False, 'deleted': [], 'created': None, 'updated': None}
@@ -651,12 +701,12 @@ def apply_layered(hub, checked, content, check_mode, want_diff):
         if not held:
             result['created'] = wanted_id
             if not check_mode:
-                hub.put_configuration(body)
+                _put_once(hub, body)
         elif mutable_fields(held[0]) != mutable_fields(body):
             result['updated'] = wanted_id
             if not check_mode:
                 body['etag'] = held[0].get('etag')
-                hub.put_configuration(body, etag=held[0].get('etag') or '*')
+                _put_once(hub, body, etag=held[0].get('etag') or '*')
         # Old versions go only once the new one is accepted (a failed PUT raised above).
         for item in old:
             result['deleted'].append(item['id'])
@@ -683,11 +733,11 @@ def apply_layered(hub, checked, content, check_mode, want_diff):
     return result
 
 
-def deploy(params, hub_for, read_file, check_mode=False, want_diff=False):
+def deploy(params, hub_for, read_file, check_mode=False, want_diff=False, clock=None):
     """The whole module: ``hub_for(credentials)`` makes the ``Hub``; nothing is requested before
     every option has been checked."""
     checked = check_params(params)
-    credentials = credentials_from(params)
+    credentials = credentials_from(params, clock or now)
     content = None
     if checked['state'] == 'present':
         content = modules_content(load_manifest(params, read_file), params.get('registry_credentials'),

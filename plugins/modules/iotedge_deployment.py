@@ -31,7 +31,7 @@ description:
   - Talks to IoT Hub's service REST API (api-version C(2021-04-12)) over HTTPS with a SAS token
     made from the connection string's shared access key; needs no Azure SDK. Requests that get
     HTTP 429 or 5xx or no connection are retried with exponential back-off, honouring C(Retry-After).
-  - Runs where it is called; in a play over devices use C(delegate_to: localhost).
+  - Runs where it is called; in a play over devices delegate it to the controller (C(delegate_to) V(localhost)).
 author:
   - Edge GPU maintainers (@edge-gpu)
 attributes:
@@ -50,7 +50,7 @@ options:
   state:
     description:
       - V(present) applies the manifest. V(absent) deletes every version of the O(mode=layered)
-        deployment; O(mode=device) refuses it (a device always runs some deployment: apply a
+        deployment; O(mode=device) refuses it (a device always runs some deployment; apply a
         manifest without the modules to remove them).
     type: str
     choices: [present, absent]
@@ -80,8 +80,9 @@ options:
     type: str
   deployment_id:
     description:
-      - The deployment's name (O(mode=layered)): lowercase letters, digits and C(- + % _ * ! '),
-        at most 119 characters (the hub's configuration id is this, a C(-) and 8 hex digits).
+      - The deployment's name (O(mode=layered)), lowercase letters, digits and the characters
+        C(-), C(+), C(%), C(_), C(*), C(!) and the apostrophe, at most 119 characters (the hub's
+        configuration id is this, a C(-) and 8 hex digits).
     type: str
   target_condition:
     description:
@@ -97,10 +98,13 @@ options:
     type: dict
   manifest:
     description:
-      - The deployment manifest, C({"modulesContent": {"$edgeAgent": {"properties.desired": ...},
-        "$edgeHub": {...}, ...}}), as M(edge_gpu.sharing.iotedge_manifest) returns it in C(manifest).
-      - Registry credentials that Ansible masked in that result (C(********)) must be given again in
-        O(registry_credentials); a manifest that still holds a masked value is refused.
+      - The deployment manifest, a C(modulesContent) with C($edgeAgent), C($edgeHub) and other modules,
+        each holding C(properties.desired), as M(edge_gpu.sharing.iotedge_manifest) returns it in C(manifest).
+      - Registry credentials that Ansible masked in that result must be given again in
+        O(registry_credentials). Ansible also masks the registry address or user name where it
+        appears inside another string (an image C(myacr.azurecr.io/app) comes back as
+        C(********/app)); a manifest holding any masked value is refused, so where images name the
+        registry give O(src), the file M(edge_gpu.sharing.iotedge_manifest) wrote, instead.
     type: dict
   src:
     description: A manifest file (JSON) on the host the module runs on, instead of O(manifest).

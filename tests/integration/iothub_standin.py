@@ -18,8 +18,9 @@ and configurations (with etags) in memory, and records each request.
 ``python iothub_standin.py [--device ID ...] [--key-name N] [--key K]`` serves until killed, after
 printing ``{"host", "ca_file", "connection_string", "control"}`` as one JSON line. Tests that run
 ansible-playbook reach the control endpoints (not IoT Hub's; no authorization, loopback only):
-``POST /_standin/fail_next`` with ``{"status", "count", "retry_after"}``, ``GET /_standin/requests``,
-``GET /_standin/state`` (twins and configurations).
+``POST /_standin/fail_next`` with ``{"status", "count", "retry_after", "method", "applied"}``, ``GET /_standin/requests``,
+``GET /_standin/state`` (twins and configurations), ``POST /_standin/mark`` with ``{"name"}`` (a marker
+among the recorded requests, so a test can tell which task sent what).
 
 References:
   https://learn.microsoft.com/rest/api/iothub/service/configuration
@@ -92,15 +93,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status, body=None, headers=None):
         data = b'' if body is None else json.dumps(body).encode('utf-8')
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if data:
-            self.send_header('Content-Type', 'application/json; charset=utf-8')
-        self.send_header('Content-Length', str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if data:
+                self.send_header('Content-Type', 'application/json; charset=utf-8')
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True  # the client gave up waiting (a stalled answer)
 
     def _handle(self):
         hub = self.server.standin
@@ -131,8 +135,12 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.server.standin
         if path == '/_standin/fail_next' and self.command == 'POST':
             spec = json.loads(raw.decode('utf-8') or '{}')
-            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'))
+            hub.fail_next(int(spec['status']), int(spec.get('count', 1)), spec.get('retry_after'), spec.get('method'),
+                          bool(spec.get('applied')))
             return self._reply(200, {'armed': True})
+        if path == '/_standin/mark' and self.command == 'POST':
+            hub.mark(json.loads(raw.decode('utf-8') or '{}').get('name', ''))
+            return self._reply(200, {'marked': True})
         if path == '/_standin/requests' and self.command == 'GET':
             with hub.lock:
                 return self._reply(200, list(hub.requests))
@@ -217,10 +225,30 @@ class IotHubStandin(object):
                 self.twins[device_id]['$edgeHub'] = self._twin(device_id, '$edgeHub', {
                     'schemaVersion': '1.1', 'routes': {}, 'storeAndForwardConfiguration': {'timeToLiveSecs': 7200}}, 1)
 
-    def fail_next(self, status, count=1, retry_after=None):
-        """Answer the next ``count`` hub requests with ``status`` (and ``Retry-After``)."""
+    def fail_next(self, status, count=1, retry_after=None, method=None, applied=False):
+        """Answer the next ``count`` hub requests (of ``method``, if given) with ``status``
+        (and ``Retry-After``); with ``applied``, the request is carried out first (an answer lost
+        on the way back)."""
         with self.lock:
-            self._faults.extend([(status, retry_after)] * count)
+            self._faults.extend([(status, retry_after, method, applied)] * count)
+
+    def mark(self, name):
+        """Put ``{"marker": name}`` among the recorded requests (tests split a run's requests by case)."""
+        with self.lock:
+            self.requests.append({'marker': name})
+
+    def between(self, start, end=None):
+        """The recorded requests after marker ``start`` and before marker ``end`` (or the next marker)."""
+        found, picked = False, []
+        for item in self.requests:
+            if 'marker' in item:
+                if found and (end is None or item['marker'] == end):
+                    break
+                found = found or item['marker'] == start
+                continue
+            if found:
+                picked.append(item)
+        return picked
 
     def stall_next(self, seconds, count=1):
         """Keep the next ``count`` hub requests waiting ``seconds`` before answering 500."""
@@ -240,7 +268,7 @@ class IotHubStandin(object):
 
     def writes(self):
         """Recorded requests that would change something (PUT, POST, DELETE, PATCH)."""
-        return [item for item in self.requests if item['method'] in ('PUT', 'POST', 'DELETE', 'PATCH')]
+        return [item for item in self.requests if item.get('method') in ('PUT', 'POST', 'DELETE', 'PATCH')]
 
     def state(self):
         with self.lock:
@@ -286,12 +314,19 @@ class IotHubStandin(object):
         with self.lock:
             if self._stalls:
                 return 'stall', self._stalls.pop(0), {}
-            fault = self._faults.pop(0) if self._faults else None
+            fault = next((item for item in self._faults if item[2] in (None, method)), None)
+            if fault:
+                self._faults.remove(fault)
         if fault:
-            status, retry_after = fault
+            status, retry_after, _method, applied = fault
+            if applied:
+                self._serve(method, path, query, authorization, headers, body)
             extra = {'Retry-After': str(retry_after)} if retry_after is not None else {}
             return status, {'Message': 'ErrorCode:%s;injected failure' % (
                 'ThrottlingException' if status == 429 else 'ServerError')}, extra
+        return self._serve(method, path, query, authorization, headers, body)
+
+    def _serve(self, method, path, query, authorization, headers, body):
         refused = self.check_authorization(authorization)
         if refused:
             return 401, {'Message': 'ErrorCode:IotHubUnauthorizedAccess;%s' % refused}, {}
@@ -414,7 +449,7 @@ class IotHubStandin(object):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--device', action='append', default=[])
     parser.add_argument('--key-name', default='iothubowner')
     parser.add_argument('--key', default=None)
