@@ -8,7 +8,8 @@ stand-in hub (iothub_standin.py), in one ansible-playbook run (playbooks/iothub_
 
 - device mode (gpu_workloads) in check mode: the hub is read, nothing written;
 - device mode: each device's $edgeAgent / $edgeHub desired properties in the hub equal the manifest
-  the role left on the device, with the real registry password (masked in the output);
+  the role left on the device, with the real registry password (masked in the output) and image
+  names from the credentials' registry (whose address Ansible masks in registered results);
 - the same again: nothing changed, no write request;
 - layered mode (gpu_sharing): two hosts sharing gpu-fleet-a make one configuration with one PUT;
   two hosts sharing gpu-fleet-b with different workloads both fail before any request, each message
@@ -23,6 +24,7 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -38,8 +40,13 @@ WRITES = ('PUT', 'POST', 'DELETE', 'PATCH')
 
 
 @pytest.fixture
-def hub():
+def hub(tmp_path):
     with IotHubStandin(key_name='edge-gpu-deploy', devices=DEVICE_HOSTS) as standin:
+        # The CA in the test's own directory: one run lost the stand-in's temporary copy midway
+        # ("No such file or directory" on every later request; the cause was not found).
+        ca_file = str(tmp_path / 'hub-ca.pem')
+        shutil.copyfile(standin.ca_file, ca_file)
+        standin.ca_file = ca_file
         yield standin
 
 
@@ -96,7 +103,11 @@ def test_roles_apply_the_planned_manifest_through_iot_hub(fleet_hosts, playbook,
             assert hub.module_twin(host, module) == on_device[module]['properties.desired'], (host, module)
         registry = hub.module_twin(host, '$edgeAgent')['runtime']['settings']['registryCredentials']['acr']
         assert registry == CREDENTIALS['acr'], host  # the real password, not Ansible's mask
-        assert sorted(hub.module_twin(host, '$edgeAgent')['modules']) == ['nbody1', 'nbody2']
+        modules = hub.module_twin(host, '$edgeAgent')['modules']
+        assert sorted(modules) == ['nbody1', 'nbody2'], host
+        # The image names hold the registry address, which Ansible masks in every registered result
+        # (it is a value of the no_log registry_credentials): the hub has them unmasked.
+        assert set(module['settings']['image'] for module in modules.values()) == {'myacr.azurecr.io/cuda-sample:nbody'}
 
     # 3. The re-run read the twins again and changed nothing, on the device or in the hub.
     assert phases['rerun'] and not [item for item in phases['rerun'] if item['method'] in WRITES]
@@ -122,6 +133,8 @@ def test_roles_apply_the_planned_manifest_through_iot_hub(fleet_hosts, playbook,
         with open(os.path.join(sim_root, host, 'edge', 'deployment.json')) as handle:
             assert configuration['content']['modulesContent'] == json.load(handle)['modulesContent'], host
         assert saved(run, host) is None, host  # no failure saved
+    assert CREDENTIALS['acr'] == configuration['content']['modulesContent']['$edgeAgent']['properties.desired'][
+        'runtime']['settings']['registryCredentials']['acr']
     for host in second:
         failure = saved(run, host)
         assert failure is not None, host
