@@ -126,4 +126,6 @@ def test_device_and_layered_deployments(hub, playbook, custom_inventory, tmp_pat
     for where, text in texts.items():
         for secret in secrets:
             assert secret not in text, 'a secret appears in %s' % where
-    assert PASSWORD not in run.output
+    # The registry password (given again to iotedge_deployment) neither raw nor JSON-escaped.
+    for form in (PASSWORD, json.dumps(PASSWORD)[1:-1], json.dumps(PASSWORD, ensure_ascii=False)[1:-1]):
+        assert form not in run.output

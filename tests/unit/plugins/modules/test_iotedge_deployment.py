@@ -360,3 +360,17 @@ def test_a_conflicting_deployment_with_other_settings_is_still_an_error(fresh, r
     finally:
         del fresh._configuration
     assert failed and 'HTTP 412' in result['msg'] and "update deployment '%s'" % first in result['msg']
+
+
+def test_sas_only_connection_string(fresh, run_module):
+    token = iothub.sas_token(fresh.host, KEY, 'iothubowner', iothub.now() + 600)
+    failed, result = run(run_module, device_args(fresh, connection_string='HostName=%s;SharedAccessSignature=%s'
+                                                 % (fresh.host, token)))
+    assert not failed and result['changed'] and token not in json.dumps(result)
+
+
+def test_validate_certs_false_trusts_any_certificate(fresh, run_module):
+    args = device_args(fresh, validate_certs=False)
+    del args['ca_path']
+    failed, result = run(run_module, args)
+    assert not failed and result['changed']
