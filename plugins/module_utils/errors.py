@@ -18,6 +18,7 @@ Kinds:
   ``gpu_mode``        the requested GPU modes cannot be applied (busy, MIG, unsupported);
   ``mps``             the MPS control daemon refused, failed or did not answer;
   ``file``            a file could not be read or written;
+  ``iothub``          IoT Hub refused a request, could not be reached or did not answer in time;
   NVML's own kinds (``driver_not_loaded``, ``gpu_lost``, ...; see ``nvml.py``).
 """
 
@@ -80,3 +81,10 @@ class FileError(EdgeGpuError):
     """A file could not be read, written, moved or removed; the message names it."""
 
     kind = 'file'
+
+
+class IotHubError(EdgeGpuError):
+    """IoT Hub refused or did not answer a request; the message names the hub, the device or
+    deployment, the HTTP status and the hub's own message (never a key, token or connection string)."""
+
+    kind = 'iothub'

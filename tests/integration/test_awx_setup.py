@@ -11,6 +11,8 @@
 - bad settings fail before anything is created, each named with its value;
 - pointed at a closed loopback port, it fails at the first API call and no secret (token,
   password, credential inputs) appears in the output, even at -vvv;
+- the IoT Hub credential type is rendered as its data file has it (the injector template untouched), a
+  credential of it with its input names only, attached to the job templates;
 - the converge survey's answers, passed as AWX passes them (extra variables, check mode as the
   string 'true'), run site.yml in check mode on the devices the host pattern names, changing nothing.
 """
@@ -38,7 +40,10 @@ SETTINGS = {'awx_setup_project_scm_url': 'https://git.example.com/fleet/edge-gpu
 SECRETS = {'awx_setup_controller_oauthtoken': 'tok-Ydq3kZ81-never-shown',
            'awx_setup_controller_password': 'pw-Hn2r\u00e9"\\x-never-shown',
            'awx_setup_machine_credential_inputs': {'username': 'edge', 'ssh_key_data': 'KEY-9f8e7d-never-shown',
-                                                   'become_password': 'become-5c4b3a-never-shown'}}
+                                                   'become_password': 'become-5c4b3a-never-shown'},
+           'awx_setup_iothub_credential_inputs': {
+               'connection_string': 'HostName=hub.example.net;SharedAccessKeyName=edge-gpu-deploy;SharedAccessKey=SAK-71e2-never-shown='}}
+CREDENTIAL_TYPE = os.path.join(ROOT, 'playbooks', 'awx', 'credential_types', 'iothub.yml')
 
 
 def ansible_playbook(args, extra_vars, cwd=None, timeout=300):
@@ -73,6 +78,8 @@ def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
     variables = dict(SETTINGS, awx_setup_render_dir=str(out), awx_setup_job_slice_count=4,
                      awx_setup_instance_groups=['edge-exec-eu', 'edge-exec-us'], awx_setup_machine_credential='edge devices',
                      awx_setup_machine_credential_inputs=SECRETS['awx_setup_machine_credential_inputs'],
+                     awx_setup_iothub_credential='IoT Hub plant 1',
+                     awx_setup_iothub_credential_inputs=SECRETS['awx_setup_iothub_credential_inputs'],
                      # Were it to contact anything, this would fail the run (a closed port).
                      awx_setup_controller_host='https://127.0.0.1:%d' % closed_port())
     proc = ansible_playbook([AWX_SETUP], variables)
@@ -80,7 +87,7 @@ def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
     with open(str(out / 'awx_setup.json')) as handle:
         payload = json.load(handle)
     text = json.dumps(payload)
-    for secret in ('KEY-9f8e7d', 'become-5c4b3a'):
+    for secret in ('KEY-9f8e7d', 'become-5c4b3a', 'SAK-71e2'):
         assert secret not in text and secret not in proc.stdout
 
     assert payload['project']['scm_url'] == SETTINGS['awx_setup_project_scm_url']
@@ -90,6 +97,14 @@ def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
     assert payload['inventory_source']['inventory'] == payload['inventory']['name']
     assert payload['machine_credential']['credential_type'] == 'Machine'
     assert sorted(payload['machine_credential']['inputs']) == ['become_password', 'ssh_key_data', 'username']
+    # The IoT Hub credential type exactly as the data file has it: its injector is the controller's
+    # template, passed through untouched (not rendered by Ansible).
+    with open(CREDENTIAL_TYPE) as handle:
+        assert payload['iothub_credential_type'] == yaml.safe_load(handle)
+    assert payload['iothub_credential_type']['injectors']['env'] == {'IOTHUB_CONNECTION_STRING': '{{ connection_string }}'}
+    assert payload['iothub_credential'] == {'name': 'IoT Hub plant 1', 'organization': payload['organization']['name'],
+                                            'credential_type': payload['iothub_credential_type']['name'],
+                                            'inputs': {'connection_string': '$encrypted$'}}
 
     templates = dict((template['playbook'], []) for template in payload['job_templates'])
     for template in payload['job_templates']:
@@ -108,7 +123,7 @@ def test_render_writes_the_payloads_and_contacts_nothing(tmp_path):
         assert template['inventory'] == payload['inventory']['name']
         assert template['project'] == payload['project']['name']
         assert template['instance_groups'] == ['edge-exec-eu', 'edge-exec-us']
-        assert template['credentials'] == ['edge devices']
+        assert template['credentials'] == ['edge devices', 'IoT Hub plant 1']
     assert dry_run['diff_mode'] is True
     # The fleet is sliced across execution nodes for site.yml; the report is one job (one report).
     assert (converge['job_slice_count'], dry_run['job_slice_count'], report['job_slice_count']) == (4, 4, 1)
@@ -121,7 +136,8 @@ def test_bad_settings_fail_before_anything_is_created(tmp_path):
     out = tmp_path / 'payloads'
     variables = {'awx_setup_project_scm_url': '', 'awx_setup_ee_pull': 'sometimes', 'awx_setup_job_slice_count': 0,
                  'awx_setup_forks': 'many', 'awx_setup_instance_groups': 'edge-exec-eu',
-                 'awx_setup_machine_credential_inputs': {'username': 'edge'}, 'awx_setup_render_dir': str(out)}
+                 'awx_setup_machine_credential_inputs': {'username': 'edge'}, 'awx_setup_render_dir': str(out),
+                 'awx_setup_iothub_credential_inputs': {'connection_string': ''}}
     proc = ansible_playbook([AWX_SETUP], variables)
     assert proc.returncode == 2, proc.stdout[-3000:]
     for message in ('awx_setup_project_scm_url is required', 'awx_setup_ee_image is required',
@@ -129,7 +145,9 @@ def test_bad_settings_fail_before_anything_is_created(tmp_path):
                     'awx_setup_job_slice_count must be a whole number of at least 1 (got 0)',
                     'awx_setup_forks must be a whole number (got many)',
                     'awx_setup_instance_groups must be a list of instance group names (got edge-exec-eu)',
-                    'awx_setup_machine_credential_inputs needs awx_setup_machine_credential'):
+                    'awx_setup_machine_credential_inputs needs awx_setup_machine_credential',
+                    'awx_setup_iothub_credential_inputs must be a dict with one non-empty connection_string',
+                    'awx_setup_iothub_credential_inputs needs awx_setup_iothub_credential'):
         assert message in proc.stdout, message
     assert not out.exists()
 
@@ -145,12 +163,13 @@ def closed_port():
 def test_unreachable_controller_fails_without_showing_secrets():
     variables = dict(SETTINGS, awx_setup_controller_host='https://127.0.0.1:%d' % closed_port(),
                      awx_setup_controller_username='admin', awx_setup_validate_certs=False,
-                     awx_setup_machine_credential='edge devices', awx_setup_request_timeout=5, **SECRETS)
+                     awx_setup_machine_credential='edge devices', awx_setup_iothub_credential='IoT Hub plant 1',
+                     awx_setup_request_timeout=5, **SECRETS)
     proc = ansible_playbook(['-vvv', AWX_SETUP], variables)
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert 'TASK [Organization]' in proc.stdout and 'TASK [Project]' not in proc.stdout
     assert 'Connection refused' in proc.stdout or 'connect' in proc.stdout.lower(), proc.stdout[-3000:]
-    for secret in ('tok-Ydq3kZ81', 'pw-Hn2r', 'KEY-9f8e7d', 'become-5c4b3a'):
+    for secret in ('tok-Ydq3kZ81', 'pw-Hn2r', 'KEY-9f8e7d', 'become-5c4b3a', 'SAK-71e2'):
         assert secret not in proc.stdout, secret
 
 

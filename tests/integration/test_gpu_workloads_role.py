@@ -177,3 +177,22 @@ def test_phases_are_tagged_like_every_role(playbook):
     assert run.rc == 0, run.output
     for tag in ('gpu_workloads', 'gpu_workloads_preflight', 'gpu_workloads_configure', 'gpu_workloads_verify'):
         assert tag in run.output
+
+
+def test_review_mode_with_images_from_the_credentials_registry(fleet_hosts, playbook, tmp_path):
+    # The registry address is a value of the no_log registry_credentials, so Ansible masks it in every
+    # registered result, image names included: verify compared the written file with such a masked
+    # plan and failed ("does not deploy the modules planned") until the plan was made without them.
+    out = str(tmp_path / 'rendered')
+    image = 'myacr.azurecr.io/detector:1'
+    run = playbook('edge_gpu.sharing.gpu_workloads', extra_vars={
+        'target_hosts': 'edge-02', 'gpu_workloads_output_dir': out,
+        'gpu_workloads_list': [{'name': 'detector', 'image': image}],
+        'gpu_workloads_registry_credentials': {'acr': {'address': 'myacr.azurecr.io', 'username': 'puller',
+                                                       'password': 'review-pw-never-shown'}}})
+    assert run.rc == 0, run.output[-3000:]
+    assert 'review-pw-never-shown' not in run.output
+    with open(os.path.join(out, 'edge-02', 'deployment.json')) as handle:
+        desired = json.load(handle)['modulesContent']['$edgeAgent']['properties.desired']
+    assert desired['modules']['detector']['settings']['image'] == image
+    assert desired['runtime']['settings']['registryCredentials']['acr']['password'] == 'review-pw-never-shown'

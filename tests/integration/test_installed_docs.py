@@ -38,6 +38,7 @@ def test_collection_is_installed_from_the_tarball():
     ('edge_gpu.sharing.device_plugin_config', 'fail_requests_greater_than_one'),
     ('edge_gpu.sharing.k8s_gpu_workload', 'reserved_gpus'),
     ('edge_gpu.sharing.iotedge_manifest', 'registry_credentials'),
+    ('edge_gpu.sharing.iotedge_deployment', 'target_condition'),
 ])
 def test_module_docs_render_every_section(module, option):
     proc = doc(module)

@@ -28,6 +28,7 @@ SURVEYS = os.path.join(PLAYBOOKS, 'awx', 'surveys')
 ALLOW_LIST = os.path.join(PLAYBOOKS, 'awx', 'survey_variables.yml')
 AWX_SETUP = os.path.join(PLAYBOOKS, 'awx_setup.yml')
 DOC = os.path.join(ROOT, 'docs', 'awx.md')
+CREDENTIAL_TYPE = os.path.join(PLAYBOOKS, 'awx', 'credential_types', 'iothub.yml')
 
 # What AWX's survey_spec accepts (the controller's API documentation of survey_spec).
 QUESTION_KEYS = {'question_name', 'question_description', 'variable', 'type', 'choices', 'default',
@@ -188,7 +189,8 @@ def test_site_surveys_ask_what_an_operator_sets_for_a_rolling_converge():
     asked = {'converge.yml': set(), 'dry_run.yml': set()}
     for survey_file in asked:
         asked[survey_file] = set(question['variable'] for question in questions(survey_file))
-    common = {'target_hosts', 'gpu_sharing_strategy', 'gpu_sharing_serial', 'gpu_sharing_max_fail_percentage'}
+    common = {'target_hosts', 'gpu_sharing_strategy', 'gpu_sharing_iothub_apply', 'gpu_sharing_serial',
+              'gpu_sharing_max_fail_percentage'}
     assert asked['converge.yml'] == common | {'edge_gpu_check_mode'}
     # The dry run's job type is check: a check mode question could only mislead.
     assert asked['dry_run.yml'] == common
@@ -196,11 +198,21 @@ def test_site_surveys_ask_what_an_operator_sets_for_a_rolling_converge():
 
 def test_strategy_question_keeps_each_device_own_strategy_when_left_empty():
     # An answer would override every device's strategy (extra variables win over group_vars):
-    # the question must be optional with no default.
+    # the question must be optional with no default. The same for the IoT Hub apply mode.
     for survey_file in SURVEY_FILES:
         for question in questions(survey_file):
-            if question['variable'] == 'gpu_sharing_strategy':
+            if question['variable'] in ('gpu_sharing_strategy', 'gpu_sharing_iothub_apply'):
                 assert question['required'] is False and 'default' not in question, survey_file
+
+
+def test_no_survey_asks_for_a_secret():
+    # Secrets (the IoT Hub connection string above all) come from AWX credentials, which the
+    # controller stores encrypted; a survey answer is an extra variable, shown in the job's details.
+    for survey_file in SURVEY_FILES:
+        for question in questions(survey_file):
+            assert question['type'] != 'password', (survey_file, question['variable'])
+            assert not re.search(r'connection_string|password|token|secret|_key', question['variable']), (
+                survey_file, question['variable'])
 
 
 def test_docs_explain_every_allow_listed_variable():
@@ -213,13 +225,17 @@ def test_docs_explain_every_allow_listed_variable():
 
 
 def awx_tasks():
-    """``{module: args}`` of the awx.awx tasks of awx_setup.yml."""
+    """``{object: (module, args)}`` of the awx.awx tasks of awx_setup.yml: the object of
+    ``__awx_setup_objects`` each task's ``name`` comes from (``job_template`` for the loop)."""
     found = {}
     for task in load(AWX_SETUP)[0]['tasks']:
         for sub in task.get('block', [task]):
             for key, value in sub.items():
                 if key.startswith('awx.awx.'):
-                    found[key[len('awx.awx.'):]] = value
+                    named = re.match(r'\{\{ __awx_setup_objects\.(\w+)\.name \}\}$', value['name'])
+                    name = named.group(1) if named else 'job_template'
+                    assert name not in found, name
+                    found[name] = (key[len('awx.awx.'):], value)
     return found
 
 
@@ -230,14 +246,19 @@ def test_rendered_payloads_are_what_the_controller_is_given():
     objects = play['vars']['__awx_setup_objects']
     tasks = awx_tasks()
     modules = {'organization': 'organization', 'execution_environment': 'execution_environment', 'project': 'project',
-               'inventory': 'inventory', 'inventory_source': 'inventory_source', 'machine_credential': 'credential'}
-    assert sorted(tasks) == sorted(list(modules.values()) + ['job_template'])
+               'inventory': 'inventory', 'inventory_source': 'inventory_source', 'machine_credential': 'credential',
+               'iothub_credential_type': 'credential_type', 'iothub_credential': 'credential'}
+    assert sorted(tasks) == sorted(list(modules) + ['job_template'])
     for name, module in modules.items():
-        args = tasks[module]
-        if name == 'machine_credential':
+        used, args = tasks[name]
+        assert used == module, (name, used)
+        if name in ('machine_credential', 'iothub_credential'):
             # Rendered with its input names only; the task (no_log) gets the inputs themselves.
-            assert args.pop('inputs') == '{{ awx_setup_machine_credential_inputs }}'
+            assert args.pop('inputs') == '{{ awx_setup_%s_inputs }}' % name
             expected = {'name', 'organization', 'credential_type'}
+        elif name == 'iothub_credential_type':
+            # The data file, as it is.
+            expected = set(load(CREDENTIAL_TYPE))
         else:
             expected = set(objects[name])
         args.pop('wait', None)  # how the module waits, not part of the object
@@ -246,7 +267,8 @@ def test_rendered_payloads_are_what_the_controller_is_given():
             assert value == '{{ __awx_setup_objects.%s.%s }}' % (name, option), (name, option, value)
     build, = [task for task in play['tasks'] if task['name'].startswith('Build the job templates')]
     template_keys = set(build['vars']['__awx_setup_job_template'])
-    args = tasks['job_template']
+    used, args = tasks['job_template']
+    assert used == 'job_template'
     assert set(args) == template_keys
     for option, value in args.items():
         assert value == '{{ item.%s }}' % option, (option, value)
