@@ -19,7 +19,8 @@ words, no code copied):
 - ``.../gpuconfig.go``: ``GpuConfig`` has one field besides the type, ``sharing`` (optional).
 - ``.../sharing.go``: ``sharing`` has ``strategy`` (``TimeSlicing`` or ``MPS``),
   ``timeSlicingConfig`` (``interval``: ``Default``, ``Short``, ``Medium``, ``Long``, the
-  driver's time-slice settings 0 to 3) and ``mpsConfig`` (``defaultActiveThreadPercentage``,
+  driver's time-slice settings 0 to 3; ``Normalize`` fills in a missing ``timeSlicingConfig``
+  but not a missing ``interval`` of a present one, which ``Validate`` then dereferences) and ``mpsConfig`` (``defaultActiveThreadPercentage``,
   an integer; ``defaultPinnedDeviceMemoryLimit``, a quantity; ``defaultPerDevicePinnedMemoryLimit``,
   device index or UUID to quantity). A TimeSlicing config with ``mpsConfig`` or an MPS config
   with ``timeSlicingConfig`` is refused. Limits are turned into whole MiB (rounded down) and a
@@ -138,11 +139,18 @@ def validate_gpu_config(config, who='GpuConfig'):
     if strategy == TIME_SLICING:
         if 'mpsConfig' in sharing:
             raise ManifestError('%s: the %s strategy takes no mpsConfig' % (who, TIME_SLICING))
-        slicing = sharing.get('timeSlicingConfig') or {}
+        slicing = sharing.get('timeSlicingConfig')
+        if slicing is None:
+            # The driver's Normalize fills in the Default interval.
+            return config
         if not isinstance(slicing, dict) or sorted(set(slicing) - {'interval'}):
             raise ManifestError('%s: timeSlicingConfig has only interval, got %r' % (who, slicing))
-        if 'interval' in slicing:
-            check_interval(slicing['interval'], '%s: timeSlicingConfig.interval' % who)
+        if slicing.get('interval') is None:
+            # Normalize only fills in a missing timeSlicingConfig; Validate then reads the interval
+            # of one that is present without a nil check, so the claim cannot be prepared.
+            raise ManifestError('%s: timeSlicingConfig needs an interval (one of %s); leave timeSlicingConfig out '
+                                'for the Default one' % (who, ', '.join(TIME_SLICE_INTERVALS)))
+        check_interval(slicing['interval'], '%s: timeSlicingConfig.interval' % who)
         return config
     if 'timeSlicingConfig' in sharing:
         raise ManifestError('%s: the %s strategy takes no timeSlicingConfig' % (who, MPS))

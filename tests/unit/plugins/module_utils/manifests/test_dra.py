@@ -40,6 +40,9 @@ GPU_CONFIG_SCHEMA = {
                 'strategy': {'enum': ['TimeSlicing', 'MPS']},
                 'timeSlicingConfig': {
                     'type': 'object', 'additionalProperties': False,
+                    # validate.go reads the interval of a present timeSlicingConfig without a nil
+                    # check (Normalize fills in only a missing timeSlicingConfig).
+                    'required': ['interval'],
                     'properties': {'interval': {'enum': ['Default', 'Short', 'Medium', 'Long']}}},
                 'mpsConfig': {
                     'type': 'object', 'additionalProperties': False,
@@ -279,6 +282,8 @@ def test_bad_options_are_named(call, words):
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
       'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultPerDevicePinnedMemoryLimit': {'gpu0': '1Gi'}}}},
      ["'gpu0'"]),
+    ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
+      'sharing': {'strategy': 'TimeSlicing', 'timeSlicingConfig': {}}}, ['timeSlicingConfig needs an interval']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'extra': 1}, ['unknown fields extra']),
     ({'apiVersion': 'resource.nvidia.com/v1', 'kind': 'GpuConfig'}, ['apiVersion/kind']),
 ])
@@ -293,6 +298,7 @@ def test_gpu_config_validator_refuses_what_the_driver_refuses(config, words):
 
 def test_gpu_config_validator_accepts_the_drivers_examples():
     for config in ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig'},
+                   {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'sharing': {'strategy': 'TimeSlicing'}},
                    {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
                     'sharing': {'strategy': 'MPS', 'mpsConfig': {
                         'defaultActiveThreadPercentage': 50, 'defaultPinnedDeviceMemoryLimit': '10Gi',
