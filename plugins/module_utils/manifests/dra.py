@@ -50,6 +50,8 @@ variable, which can only lower its share.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+import json
 import math
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
@@ -226,17 +228,27 @@ def _claim_spec(uuids, config):
     return {'devices': devices}
 
 
-def shared_claim_name(uuid):
-    """``shared.gpu-<uuid>``: one name per physical GPU, in the whole cluster; never a workload's
-    name (those have no dot), so both can be files in one directory."""
-    name = 'shared.' + uuid.lower()
+def spec_hash(spec):
+    """Eight hex digits of a claim's or template's ``spec``. Kubernetes refuses any change to
+    the ``spec`` of a ResourceClaim or ResourceClaimTemplate (immutable, like a Job's template),
+    so the names carry it: a changed plan is a new object that the pods name, and the old one is
+    pruned, instead of an update the API server rejects."""
+    text = json.dumps(spec, sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]
+
+
+def shared_claim_name(uuid, spec):
+    """``shared.gpu-<uuid>.<spec hash>``: one name per physical GPU and claim content; never a
+    workload's name (those have no dot), so both can be files in one directory."""
+    name = 'shared.%s.%s' % (uuid.lower(), spec_hash(spec))
     if not k8s_names.is_dns_subdomain(name):
         raise ManifestError('GPU UUID %r does not make a valid ResourceClaim name' % (uuid,))
     return name
 
 
-def template_name(workload):
-    return workload + '.gpu'
+def template_name(workload, spec):
+    """``<workload>.gpu.<spec hash>``."""
+    return '%s.gpu.%s' % (workload, spec_hash(spec))
 
 
 def _mps_defaults(gpu_label, members):
@@ -313,14 +325,15 @@ def claims(plan, namespace='default', labels=None, interval='Default'):
         metadata = {'namespace': namespace, 'labels': dict(all_labels)}
         if len(members) > 1:
             # Several pods on this GPU: one claim that they all name.
-            metadata['name'] = shared_claim_name(uuids[0])
+            metadata['name'] = shared_claim_name(uuids[0], spec)
             objects.append({'apiVersion': RESOURCE_API_VERSION, 'kind': 'ResourceClaim', 'metadata': metadata,
                             'spec': spec})
             reference = {'resourceClaimName': metadata['name']}
         else:
-            metadata['name'] = template_name(workload['name'])
+            template = {'metadata': {'labels': dict(all_labels)}, 'spec': spec}
+            metadata['name'] = template_name(workload['name'], template)
             objects.append({'apiVersion': RESOURCE_API_VERSION, 'kind': 'ResourceClaimTemplate', 'metadata': metadata,
-                            'spec': {'metadata': {'labels': dict(all_labels)}, 'spec': spec}})
+                            'spec': template})
             reference = {'resourceClaimTemplateName': metadata['name']}
         for member in members:
             references[member['name']] = {'claim': dict(reference), 'env': env[member['name']]}

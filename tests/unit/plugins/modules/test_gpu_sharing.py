@@ -333,8 +333,10 @@ def test_dra_renders_claims_and_leaves_mps_to_the_drivers_daemons(args, run_modu
     # NVIDIA's DRA driver runs one MPS daemon per claim: none on the host, no mode changed for MPS.
     assert fake_device.read() == before
     assert not mps_daemon.running and [call for call in mps_daemon.calls if not call.startswith('get_')] == []
-    detector = [obj for obj in result['objects'] if obj['metadata']['name'] == 'detector.gpu'][0]
-    assert GPU1 in json.dumps(detector)
+    deployment = [obj for obj in result['objects'] if obj['metadata']['name'] == 'detector'][0]
+    claim = deployment['spec']['template']['spec']['resourceClaims'][0]['resourceClaimTemplateName']
+    detector = [obj for obj in result['objects'] if obj['metadata']['name'] == claim][0]
+    assert detector['kind'] == 'ResourceClaimTemplate' and GPU1 in json.dumps(detector)
     failed, again = run_module(gpu_sharing, request)
     assert not failed and again['changed'] is False
 

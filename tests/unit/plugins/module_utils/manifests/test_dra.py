@@ -307,3 +307,50 @@ def test_gpu_config_validator_accepts_the_drivers_examples():
                     'sharing': {'strategy': 'TimeSlicing', 'timeSlicingConfig': {'interval': 'Short'}}}):
         assert dra.validate_gpu_config(config) is config
         jsonschema.validate(config, GPU_CONFIG_SCHEMA)
+
+
+MPS_PAIR = [
+    {'name': 'detector', 'image': 'registry.local/detector:2', 'gpu': 1, 'gpu_percentage': 20, 'gpu_memory': '2G'},
+    {'name': 'tracker', 'image': 'registry.local/tracker:2', 'gpu': 1, 'gpu_percentage': 30, 'gpu_memory': '4G'},
+]
+
+
+def claim_names(objects):
+    return sorted(obj['metadata']['name'] for obj in objects if obj['kind'].startswith('ResourceClaim'))
+
+
+def test_claim_names_follow_their_spec_because_kubernetes_refuses_changing_it():
+    # resource.k8s.io: the spec of a ResourceClaim and of a ResourceClaimTemplate is immutable, so
+    # the same plan must give the same names (idempotent files) and a changed plan new names that
+    # the pods follow (an update in place would be refused by the API server).
+    first = render(MPS_PAIR, gpu_sharing={1: 'mps'})
+    assert claim_names(first) == claim_names(render(MPS_PAIR, gpu_sharing={1: 'mps'}))
+    changed = render([MPS_PAIR[0], dict(MPS_PAIR[1], gpu_percentage=35)], gpu_sharing={1: 'mps'})
+    validate_all(changed)
+    assert len(claim_names(first)) == len(claim_names(changed)) == 1
+    assert claim_names(first) != claim_names(changed)
+    for obj in by_kind(changed, 'Deployment'):
+        assert pod(obj)['resourceClaims'][0]['resourceClaimName'] == claim_names(changed)[0]
+    # The same for a workload's own template (here: its memory limit changes).
+    solo = [{'name': 'solo', 'image': 'registry.local/solo:1', 'gpu_percentage': 40, 'gpu_memory': '1G'}]
+    before = render(solo, sharing='mps')
+    after = render([dict(solo[0], gpu_memory='2G')], sharing='mps')
+    assert len(claim_names(before)) == 1 and claim_names(before) != claim_names(after)
+    assert claim_names(after) == [pod(by_kind(after, 'Deployment')[0])['resourceClaims'][0]['resourceClaimTemplateName']]
+
+
+def test_deployments_that_name_a_claim_are_recreated_not_rolled():
+    # A Deployment of one replica rolls by default with maxSurge 1 and maxUnavailable 0 (25 %
+    # rounded up and down): the new pod would need the GPU that the old pod's claim holds, and the
+    # old pod stays until the new one is ready. Kubernetes' other strategy is Recreate.
+    objects = render(MPS_PAIR + [{'name': 'recorder', 'image': 'registry.local/recorder:1', 'gpu': 0},
+                                 {'name': 'cpu', 'image': 'registry.local/cpu:1', 'gpu': 'none'}],
+                     gpu_sharing={1: 'mps'})
+    validate_all(objects)
+    deployments = dict((obj['metadata']['name'], obj['spec']) for obj in by_kind(objects, 'Deployment'))
+    for name in ('detector', 'tracker', 'recorder'):
+        assert deployments[name]['strategy'] == {'type': 'Recreate'}
+    assert 'strategy' not in deployments['cpu']
+    plan = planner.make_plan(GPUS, MPS_PAIR, gpu_sharing={1: 'mps'})
+    for obj in kubernetes.workload_objects(plan):
+        assert 'strategy' not in obj['spec']
