@@ -81,7 +81,8 @@ options:
         removes the old files. A claim holds its GPU, so Deployments that name one use the C(Recreate) strategy
         (a rolling update's new pod would wait for the old pod's GPU).
       - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
-        GPUs that another workload shares (a GPU is in one claim only).
+        GPUs that another workload on other GPUs shares (a GPU is in one claim only; workloads on the same GPUs
+        share one claim).
       - MPS claims need the driver's feature gate C(MPSSupport), and an interval other than V(Default) its gate
         C(TimeSlicingSettings) (both alpha, off by default).
     type: str

@@ -290,17 +290,19 @@ def claims(plan, namespace='default', labels=None, interval='Default'):
     for workload in plan['workloads']:
         for index in workload['gpus']:
             users.setdefault(index, []).append(workload)
-    # A GPU is in at most one claim: a workload on several GPUs cannot share any of them.
+    # A GPU is in at most one claim: a workload on several GPUs shares them only with workloads on
+    # exactly the same GPUs (one claim for all of them that every pod names).
     for workload in plan['workloads']:
         if len(workload['gpus']) < 2:
             continue
         for index in workload['gpus']:
-            others = [other['name'] for other in users[index] if other is not workload]
+            others = [other['name'] for other in users[index]
+                      if other is not workload and sorted(other['gpus']) != sorted(workload['gpus'])]
             if others:
                 raise ManifestError(
                     'workload %r uses %d GPUs, %s among them, which %s also use%s: with DRA a GPU is allocated to '
-                    'one claim, and a claim for several GPUs cannot be shared GPU by GPU; give %s one GPU (gpu) or '
-                    'the GPU to it alone' % (
+                    'one claim, and a claim for several GPUs can only be shared by workloads on the same GPUs; give '
+                    '%s one GPU (gpu) or the GPU to it alone' % (
                         workload['name'], len(workload['gpus']), gpu_rules.label(gpus[index]), ', '.join(others),
                         '' if len(others) > 1 else 's', workload['name']))
     all_labels = dict(MANAGED_BY)

@@ -354,3 +354,21 @@ def test_deployments_that_name_a_claim_are_recreated_not_rolled():
     plan = planner.make_plan(GPUS, MPS_PAIR, gpu_sharing={1: 'mps'})
     for obj in kubernetes.workload_objects(plan):
         assert 'strategy' not in obj['spec']
+
+
+def test_workloads_on_the_same_gpus_share_one_claim_for_all_of_them():
+    # One claim may hold several GPUs and be named by several pods: workloads on exactly the same
+    # GPUs need no GPU in two claims.
+    objects = render([{'name': 'a', 'image': 'registry.local/a:1', 'gpu': 'all', 'gpu_percentage': 30},
+                      {'name': 'b', 'image': 'registry.local/b:1', 'gpu': 'all', 'gpu_percentage': 20}], sharing='mps')
+    validate_all(objects)
+    claims = by_kind(objects, 'ResourceClaim')
+    assert len(claims) == 1 and not by_kind(objects, 'ResourceClaimTemplate')
+    assert pinned_uuids(claims[0])[0] == [UUID0, UUID1]
+    assert claim_spec(claims[0])['devices']['requests'][0]['exactly']['count'] == 2
+    assert claim_spec(claims[0])['devices']['config'][0]['opaque']['parameters']['sharing']['mpsConfig'] == {
+        'defaultActiveThreadPercentage': 30}
+    workloads = dict((obj['metadata']['name'], obj) for obj in by_kind(objects, 'Deployment'))
+    for obj in workloads.values():
+        assert pod(obj)['resourceClaims'] == [{'name': 'gpu', 'resourceClaimName': claims[0]['metadata']['name']}]
+    assert env(workloads['a']) == {} and env(workloads['b']) == {'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '20'}
