@@ -341,6 +341,18 @@ def test_dra_renders_claims_and_leaves_mps_to_the_drivers_daemons(args, run_modu
     assert not failed and again['changed'] is False
 
 
+def test_dra_creates_no_directory_for_the_host_daemon(args, run_module, fake_device, tmp_path):
+    # With dra no host MPS daemon runs, so the run has no reason to create its pipe directory's
+    # parent (a host MPS run does, for the daemon's lock file).
+    fake_device.use('t4_dual')
+    pipe = tmp_path / 'run' / 'edge' / 'mps'
+    request = two_t4(args, platform='kubernetes', allocation='dra', mps_default_active_thread_percentage=None,
+                     mps_pipe_directory=str(pipe))
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed, result
+    assert not (tmp_path / 'run').exists()
+
+
 @pytest.mark.parametrize('change, words', [
     ({'platform': 'iotedge'}, ['allocation dra is for Kubernetes', 'iotedge']),
     ({'mps_default_active_thread_percentage': 50}, ['mps_default_active_thread_percentage 50', 'one MPS daemon per claim']),
