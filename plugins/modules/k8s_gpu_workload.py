@@ -77,7 +77,7 @@ options:
         Pods name the claim instead of asking for O(gpu_resource) (which must be left out), and have no
         E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own; the driver provides them.
       - Kubernetes refuses changes to the C(spec) of a claim or template, so their names end in a hash of it
-        (C(shared.<gpu uuid>.<hash>), C(<workload>.gpu.<hash>)): a changed plan writes new objects and O(prune)
+        (C(shared.<gpu uuid>.<hash>), C(<workload>.gpu.<hash>)), and a changed plan writes new objects and O(prune)
         removes the old files. A claim holds its GPU, so Deployments that name one use the C(Recreate) strategy
         (a rolling update's new pod would wait for the old pod's GPU).
       - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
