@@ -26,7 +26,8 @@ words, no code copied):
   with ``timeSlicingConfig`` is refused. Limits are turned into whole MiB (rounded down) and a
   limit under 1 MiB is refused.
 - ``.../validate.go``: an unknown strategy or interval is refused; the percentage must be 0 to
-  100. The MPS and time-slicing settings need the driver's (alpha, default off) feature gates
+  100 (but ``templates/mps-control-daemon.tmpl.yaml`` hands it to the daemon's
+  ``set_default_active_thread_percentage``, which refuses 0, so we write 1 to 100). The MPS and time-slicing settings need the driver's (alpha, default off) feature gates
   ``MPSSupport`` and ``TimeSlicingSettings`` (``pkg/featuregates/featuregates.go``); a config
   naming a strategy whose gate is off is refused. ``GpuConfig.Normalize`` (``gpuconfig.go``)
   gives a claim without a config TimeSlicing at the ``Default`` interval when that gate is on.
@@ -160,10 +161,13 @@ def validate_gpu_config(config, who='GpuConfig'):
     if not isinstance(mps, dict) or sorted(set(mps) - set(_MPS_KEYS)):
         raise ManifestError('%s: mpsConfig may have %s, got %r' % (who, ', '.join(_MPS_KEYS), mps))
     percentage = mps.get('defaultActiveThreadPercentage')
+    # The driver accepts 0 to 100, but passes the number to the claim's daemon as
+    # set_default_active_thread_percentage, and NVIDIA's daemon refuses 0 (it wants (0, 100]),
+    # keeps 100 and says so only in its log: 0 would silently mean no limit.
     if percentage is not None and (isinstance(percentage, bool) or not isinstance(percentage, int)
-                                   or not 0 <= percentage <= 100):
-        raise ManifestError('%s: mpsConfig.defaultActiveThreadPercentage must be a whole number from 0 to 100, '
-                            'got %r' % (who, percentage))
+                                   or not 1 <= percentage <= 100):
+        raise ManifestError('%s: mpsConfig.defaultActiveThreadPercentage must be a whole number from 1 to 100 '
+                            '(the driver takes 0, the MPS daemon refuses it), got %r' % (who, percentage))
     if 'defaultPinnedDeviceMemoryLimit' in mps:
         _check_limit('%s: mpsConfig.defaultPinnedDeviceMemoryLimit' % who, mps['defaultPinnedDeviceMemoryLimit'])
     per_device = mps.get('defaultPerDevicePinnedMemoryLimit')

@@ -270,7 +270,11 @@ def test_bad_options_are_named(call, words):
 @pytest.mark.parametrize('config, words', [
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'sharing': {'strategy': 'Mps'}}, ["'Mps'"]),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
-      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 101}}}, ['0 to 100', '101']),
+      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 101}}}, ['1 to 100', '101']),
+    # NVIDIA's MPS control daemon (535, build/nvidia) answers set_default_active_thread_percentage 0
+    # by logging "Invalid percentage, expected between (0.0, 100.0]" and keeping 100.0.
+    ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
+      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 0}}}, ['1 to 100', 'got 0']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
       'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 12.5}}}, ['whole number']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
@@ -289,7 +293,7 @@ def test_bad_options_are_named(call, words):
 ])
 def test_gpu_config_validator_refuses_what_the_driver_refuses(config, words):
     # The same configs break the schema written from NVIDIA's types (except the MiB floor,
-    # which is the driver's Normalize, not its types).
+    # which is the driver's Normalize, not its types, and percentage 0, which the daemon refuses).
     with pytest.raises(ManifestError) as error:
         dra.validate_gpu_config(config)
     for word in words:
