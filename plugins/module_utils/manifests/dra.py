@@ -27,7 +27,8 @@ words, no code copied):
   limit under 1 MiB is refused.
 - ``.../validate.go``: an unknown strategy or interval is refused; the percentage must be 0 to
   100 (but ``templates/mps-control-daemon.tmpl.yaml`` hands it to the daemon's
-  ``set_default_active_thread_percentage``, which refuses 0, so we write 1 to 100). The MPS and time-slicing settings need the driver's (alpha, default off) feature gates
+  ``set_default_active_thread_percentage``, which refuses 0, so we write 1 to 100). The MPS
+  and time-slicing settings need the driver's (alpha, default off) feature gates
   ``MPSSupport`` and ``TimeSlicingSettings`` (``pkg/featuregates/featuregates.go``); a config
   naming a strategy whose gate is off is refused. ``GpuConfig.Normalize`` (``gpuconfig.go``)
   gives a claim without a config TimeSlicing at the ``Default`` interval when that gate is on.
