@@ -119,7 +119,10 @@ def needs_gpu(intent):
 
 
 def asks_for_mps(intent):
-    """Whether the request puts any GPU under MPS (only then may a run create the daemon's lock file)."""
+    """Whether the request puts any GPU under the host's MPS daemon (only then may a run create the
+    parent directory of the daemon's lock file); with allocation dra the DRA driver runs MPS."""
+    if intent.get('allocation') == 'dra':
+        return False
     return intent['strategy'] == MPS or MPS in intent['gpu_strategies'].values()
 
 

@@ -76,8 +76,13 @@ options:
         E(CUDA_MPS_ACTIVE_THREAD_PERCENTAGE) / E(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT), which can only lower them).
         Pods name the claim instead of asking for O(gpu_resource) (which must be left out), and have no
         E(NVIDIA_VISIBLE_DEVICES), host IPC or MPS pipe directory of their own; the driver provides them.
+      - Kubernetes refuses changes to the C(spec) of a claim or template, so their names end in a hash of it
+        (C(shared.<gpu uuid>.<hash>), C(<workload>.gpu.<hash>)), and a changed plan writes new objects and O(prune)
+        removes the old files. A claim holds its GPU, so Deployments that name one use the C(Recreate) strategy
+        (a rolling update's new pod would wait for the old pod's GPU).
       - A plan DRA cannot express is refused naming the workloads and the GPU, for example a workload on several
-        GPUs that another workload shares (a GPU is in one claim only).
+        GPUs that another workload on other GPUs shares (a GPU is in one claim only; workloads on the same GPUs
+        share one claim).
       - MPS claims need the driver's feature gate C(MPSSupport), and an interval other than V(Default) its gate
         C(TimeSlicingSettings) (both alpha, off by default).
     type: str

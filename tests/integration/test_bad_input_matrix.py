@@ -198,6 +198,7 @@ def module_cases(pipe, log, dest):
         case('k8s_gpu_workload', "memory '1.5.5G'", dict(workload(gpu_memory='1.5.5G'), sharing='mps'), 'gpu_memory', '1.5.5G'),
         case('k8s_gpu_workload', 'unknown GPU', workload(gpu='GPU-zzz'), 'gpu', 'GPU-zzz'),
         case('k8s_gpu_workload', 'GPU of no index', workload(gpu=7), 'gpu', 7),
+        case('k8s_gpu_workload', "allocation 'claims'", dict(workload(), allocation='claims'), 'allocation', 'claims'),
         case('k8s_gpu_workload', 'label value with a space', dict(workload(), labels={'app': 'my app'}), 'labels', 'my app'),
         case('k8s_gpu_workload', 'label value as an integer', dict(workload(), labels={'tier': 5}), 'labels', 5),
         case('k8s_gpu_workload', 'node selector key with a space', workload(node_selector={'gpu type': 't4'}), 'node_selector', 'gpu type'),
@@ -241,6 +242,10 @@ def module_cases(pipe, log, dest):
         case('gpu_sharing', 'timeout 0', dict(sharing, mps_timeout=0), 'mps_timeout', 0),
         case('gpu_sharing', "force 'maybe'", dict(sharing, force='maybe'), 'force', 'maybe'),
         case('gpu_sharing', 'image with a space', dict(sharing, workloads=[dict(WORKLOAD, image='a b')]), 'image', 'a b'),
+        # With dra the module stops a host daemon: a refused request must leave the running one alone.
+        case('gpu_sharing', 'dra with a host MPS default',
+             dict(sharing, platform='kubernetes', allocation='dra', mps_default_active_thread_percentage=50),
+             'mps_default_active_thread_percentage', 50),
     ]
     return cases
 
@@ -339,6 +344,7 @@ def role_cases(dest):
         case('gpu_workloads', 'unknown reserved GPU', {'gpu_workloads_reserved_gpus': ['GPU-zzz']}, 'reserved_gpus', 'GPU-zzz'),
         case('gpu_workloads', "oversubscribe 'maybe'", {'gpu_workloads_oversubscribe': 'maybe'}, 'gpu_workloads_oversubscribe', 'maybe'),
         case('gpu_workloads', 'relative IoT Edge dest', {'gpu_workloads_iotedge_dest': 'deployment.json'}, 'dest', 'deployment.json'),
+        case('gpu_workloads', "allocation 'claims'", {'gpu_workloads_allocation': 'claims'}, 'gpu_workloads_allocation', 'claims'),
         case('gpu_sharing', 'misspelt variable', {'gpu_sharing_stratgy': 'mps'}, 'gpu_sharing_stratgy'),
         case('gpu_sharing', 'misspelt strategy', {'gpu_sharing_strategy': 'mpss'}, 'gpu_sharing_strategy', 'mpss'),
         case('gpu_sharing', 'relative output directory', {'gpu_sharing_output_dir': 'review'}, 'gpu_sharing_output_dir', 'review'),

@@ -77,6 +77,8 @@ def check_dra_objects(directory):
     envs = dict((name, dict((item['name'], item['value']) for item in pod['containers'][0].get('env', [])))
                 for name, pod in pods.items())
     assert envs == {'detector': {}, 'tracker': {'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '30'}, 'counter': {}}
+    # Each claim holds its GPU: a rolling update's surge pod could never get it.
+    assert all(objects[name]['spec']['strategy'] == {'type': 'Recreate'} for name in pods)
     for pod in pods.values():
         assert 'hostIPC' not in pod and 'volumes' not in pod
         assert pod['containers'][0]['resources'] == {'claims': [{'name': 'gpu', 'request': 'gpu'}]}

@@ -19,13 +19,16 @@ words, no code copied):
 - ``.../gpuconfig.go``: ``GpuConfig`` has one field besides the type, ``sharing`` (optional).
 - ``.../sharing.go``: ``sharing`` has ``strategy`` (``TimeSlicing`` or ``MPS``),
   ``timeSlicingConfig`` (``interval``: ``Default``, ``Short``, ``Medium``, ``Long``, the
-  driver's time-slice settings 0 to 3) and ``mpsConfig`` (``defaultActiveThreadPercentage``,
+  driver's time-slice settings 0 to 3; ``Normalize`` fills in a missing ``timeSlicingConfig``
+  but not a missing ``interval`` of a present one, which ``Validate`` then dereferences) and ``mpsConfig`` (``defaultActiveThreadPercentage``,
   an integer; ``defaultPinnedDeviceMemoryLimit``, a quantity; ``defaultPerDevicePinnedMemoryLimit``,
   device index or UUID to quantity). A TimeSlicing config with ``mpsConfig`` or an MPS config
   with ``timeSlicingConfig`` is refused. Limits are turned into whole MiB (rounded down) and a
   limit under 1 MiB is refused.
 - ``.../validate.go``: an unknown strategy or interval is refused; the percentage must be 0 to
-  100. The MPS and time-slicing settings need the driver's (alpha, default off) feature gates
+  100 (but ``templates/mps-control-daemon.tmpl.yaml`` hands it to the daemon's
+  ``set_default_active_thread_percentage``, which refuses 0, so we write 1 to 100). The MPS
+  and time-slicing settings need the driver's (alpha, default off) feature gates
   ``MPSSupport`` and ``TimeSlicingSettings`` (``pkg/featuregates/featuregates.go``); a config
   naming a strategy whose gate is off is refused. ``GpuConfig.Normalize`` (``gpuconfig.go``)
   gives a claim without a config TimeSlicing at the ``Default`` interval when that gate is on.
@@ -49,6 +52,8 @@ variable, which can only lower its share.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
+import json
 import math
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
@@ -138,11 +143,18 @@ def validate_gpu_config(config, who='GpuConfig'):
     if strategy == TIME_SLICING:
         if 'mpsConfig' in sharing:
             raise ManifestError('%s: the %s strategy takes no mpsConfig' % (who, TIME_SLICING))
-        slicing = sharing.get('timeSlicingConfig') or {}
+        slicing = sharing.get('timeSlicingConfig')
+        if slicing is None:
+            # The driver's Normalize fills in the Default interval.
+            return config
         if not isinstance(slicing, dict) or sorted(set(slicing) - {'interval'}):
             raise ManifestError('%s: timeSlicingConfig has only interval, got %r' % (who, slicing))
-        if 'interval' in slicing:
-            check_interval(slicing['interval'], '%s: timeSlicingConfig.interval' % who)
+        if slicing.get('interval') is None:
+            # Normalize only fills in a missing timeSlicingConfig; Validate then reads the interval
+            # of one that is present without a nil check, so the claim cannot be prepared.
+            raise ManifestError('%s: timeSlicingConfig needs an interval (one of %s); leave timeSlicingConfig out '
+                                'for the Default one' % (who, ', '.join(TIME_SLICE_INTERVALS)))
+        check_interval(slicing['interval'], '%s: timeSlicingConfig.interval' % who)
         return config
     if 'timeSlicingConfig' in sharing:
         raise ManifestError('%s: the %s strategy takes no timeSlicingConfig' % (who, MPS))
@@ -150,10 +162,13 @@ def validate_gpu_config(config, who='GpuConfig'):
     if not isinstance(mps, dict) or sorted(set(mps) - set(_MPS_KEYS)):
         raise ManifestError('%s: mpsConfig may have %s, got %r' % (who, ', '.join(_MPS_KEYS), mps))
     percentage = mps.get('defaultActiveThreadPercentage')
+    # The driver accepts 0 to 100, but passes the number to the claim's daemon as
+    # set_default_active_thread_percentage, and NVIDIA's daemon refuses 0 (it wants (0, 100]),
+    # keeps 100 and says so only in its log: 0 would silently mean no limit.
     if percentage is not None and (isinstance(percentage, bool) or not isinstance(percentage, int)
-                                   or not 0 <= percentage <= 100):
-        raise ManifestError('%s: mpsConfig.defaultActiveThreadPercentage must be a whole number from 0 to 100, '
-                            'got %r' % (who, percentage))
+                                   or not 1 <= percentage <= 100):
+        raise ManifestError('%s: mpsConfig.defaultActiveThreadPercentage must be a whole number from 1 to 100 '
+                            '(the driver takes 0, the MPS daemon refuses it), got %r' % (who, percentage))
     if 'defaultPinnedDeviceMemoryLimit' in mps:
         _check_limit('%s: mpsConfig.defaultPinnedDeviceMemoryLimit' % who, mps['defaultPinnedDeviceMemoryLimit'])
     per_device = mps.get('defaultPerDevicePinnedMemoryLimit')
@@ -218,17 +233,27 @@ def _claim_spec(uuids, config):
     return {'devices': devices}
 
 
-def shared_claim_name(uuid):
-    """``shared.gpu-<uuid>``: one name per physical GPU, in the whole cluster; never a workload's
-    name (those have no dot), so both can be files in one directory."""
-    name = 'shared.' + uuid.lower()
+def spec_hash(spec):
+    """Eight hex digits of a claim's or template's ``spec``. Kubernetes refuses any change to
+    the ``spec`` of a ResourceClaim or ResourceClaimTemplate (immutable, like a Job's template),
+    so the names carry it: a changed plan is a new object that the pods name, and the old one is
+    pruned, instead of an update the API server rejects."""
+    text = json.dumps(spec, sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]
+
+
+def shared_claim_name(uuid, spec):
+    """``shared.gpu-<uuid>.<spec hash>``: one name per physical GPU and claim content; never a
+    workload's name (those have no dot), so both can be files in one directory."""
+    name = 'shared.%s.%s' % (uuid.lower(), spec_hash(spec))
     if not k8s_names.is_dns_subdomain(name):
         raise ManifestError('GPU UUID %r does not make a valid ResourceClaim name' % (uuid,))
     return name
 
 
-def template_name(workload):
-    return workload + '.gpu'
+def template_name(workload, spec):
+    """``<workload>.gpu.<spec hash>``."""
+    return '%s.gpu.%s' % (workload, spec_hash(spec))
 
 
 def _mps_defaults(gpu_label, members):
@@ -270,17 +295,19 @@ def claims(plan, namespace='default', labels=None, interval='Default'):
     for workload in plan['workloads']:
         for index in workload['gpus']:
             users.setdefault(index, []).append(workload)
-    # A GPU is in at most one claim: a workload on several GPUs cannot share any of them.
+    # A GPU is in at most one claim: a workload on several GPUs shares them only with workloads on
+    # exactly the same GPUs (one claim for all of them that every pod names).
     for workload in plan['workloads']:
         if len(workload['gpus']) < 2:
             continue
         for index in workload['gpus']:
-            others = [other['name'] for other in users[index] if other is not workload]
+            others = [other['name'] for other in users[index]
+                      if other is not workload and sorted(other['gpus']) != sorted(workload['gpus'])]
             if others:
                 raise ManifestError(
                     'workload %r uses %d GPUs, %s among them, which %s also use%s: with DRA a GPU is allocated to '
-                    'one claim, and a claim for several GPUs cannot be shared GPU by GPU; give %s one GPU (gpu) or '
-                    'the GPU to it alone' % (
+                    'one claim, and a claim for several GPUs can only be shared by workloads on the same GPUs; give '
+                    '%s one GPU (gpu) or the GPU to it alone' % (
                         workload['name'], len(workload['gpus']), gpu_rules.label(gpus[index]), ', '.join(others),
                         '' if len(others) > 1 else 's', workload['name']))
     all_labels = dict(MANAGED_BY)
@@ -305,14 +332,15 @@ def claims(plan, namespace='default', labels=None, interval='Default'):
         metadata = {'namespace': namespace, 'labels': dict(all_labels)}
         if len(members) > 1:
             # Several pods on this GPU: one claim that they all name.
-            metadata['name'] = shared_claim_name(uuids[0])
+            metadata['name'] = shared_claim_name(uuids[0], spec)
             objects.append({'apiVersion': RESOURCE_API_VERSION, 'kind': 'ResourceClaim', 'metadata': metadata,
                             'spec': spec})
             reference = {'resourceClaimName': metadata['name']}
         else:
-            metadata['name'] = template_name(workload['name'])
+            template = {'metadata': {'labels': dict(all_labels)}, 'spec': spec}
+            metadata['name'] = template_name(workload['name'], template)
             objects.append({'apiVersion': RESOURCE_API_VERSION, 'kind': 'ResourceClaimTemplate', 'metadata': metadata,
-                            'spec': {'metadata': {'labels': dict(all_labels)}, 'spec': spec}})
+                            'spec': template})
             reference = {'resourceClaimTemplateName': metadata['name']}
         for member in members:
             references[member['name']] = {'claim': dict(reference), 'env': env[member['name']]}

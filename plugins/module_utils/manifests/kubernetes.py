@@ -247,6 +247,11 @@ def workload_objects(plan, kind='Deployment', namespace='default', labels=None, 
             api = 'batch/v1'
         else:
             spec = {'replicas': 1, 'selector': {'matchLabels': selector}, 'template': template}
+            if claim is not None:
+                # A claim pins its GPU, which is in one claim at a time: a rolling update's surge
+                # pod (a new claim from the template, or the claim of a changed plan) would wait for
+                # the old pod's GPU forever while the old pod waits for it to become ready.
+                spec['strategy'] = {'type': 'Recreate'}
             api = 'apps/v1'
         objects.append({
             'apiVersion': api,

@@ -333,10 +333,24 @@ def test_dra_renders_claims_and_leaves_mps_to_the_drivers_daemons(args, run_modu
     # NVIDIA's DRA driver runs one MPS daemon per claim: none on the host, no mode changed for MPS.
     assert fake_device.read() == before
     assert not mps_daemon.running and [call for call in mps_daemon.calls if not call.startswith('get_')] == []
-    detector = [obj for obj in result['objects'] if obj['metadata']['name'] == 'detector.gpu'][0]
-    assert GPU1 in json.dumps(detector)
+    deployment = [obj for obj in result['objects'] if obj['metadata']['name'] == 'detector'][0]
+    claim = deployment['spec']['template']['spec']['resourceClaims'][0]['resourceClaimTemplateName']
+    detector = [obj for obj in result['objects'] if obj['metadata']['name'] == claim][0]
+    assert detector['kind'] == 'ResourceClaimTemplate' and GPU1 in json.dumps(detector)
     failed, again = run_module(gpu_sharing, request)
     assert not failed and again['changed'] is False
+
+
+def test_dra_creates_no_directory_for_the_host_daemon(args, run_module, fake_device, tmp_path):
+    # With dra no host MPS daemon runs, so the run has no reason to create its pipe directory's
+    # parent (a host MPS run does, for the daemon's lock file).
+    fake_device.use('t4_dual')
+    pipe = tmp_path / 'run' / 'edge' / 'mps'
+    request = two_t4(args, platform='kubernetes', allocation='dra', mps_default_active_thread_percentage=None,
+                     mps_pipe_directory=str(pipe))
+    failed, result = run_module(gpu_sharing, request)
+    assert not failed, result
+    assert not (tmp_path / 'run').exists()
 
 
 @pytest.mark.parametrize('change, words', [

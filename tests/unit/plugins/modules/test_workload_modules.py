@@ -236,9 +236,10 @@ def test_k8s_dra_directory_written_once_then_unchanged_with_diff(run_module, tmp
     dest = str(tmp_path / 'out')
     failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, _ansible_diff=True))
     assert not failed and result['changed'] is True
-    claim = 'shared.' + DRA_GPUS[1]['uuid'].lower()
-    assert sorted(os.listdir(dest)) == sorted(['detector.yaml', 'tracker.yaml', claim + '.yaml'])
-    with open(os.path.join(dest, claim + '.yaml')) as handle:
+    claims = [name for name in os.listdir(dest) if name.startswith('shared.' + DRA_GPUS[1]['uuid'].lower() + '.')]
+    assert len(claims) == 1
+    assert sorted(os.listdir(dest)) == sorted(['detector.yaml', 'tracker.yaml'] + claims)
+    with open(os.path.join(dest, claims[0])) as handle:
         written = yaml.safe_load(handle)
     assert written['kind'] == 'ResourceClaim' and DRA_GPUS[1]['uuid'] in json.dumps(written)
     assert any(DRA_GPUS[1]['uuid'] in item['after'] for item in result['diff'])
@@ -262,11 +263,39 @@ def test_k8s_dra_check_mode_writes_nothing(run_module, tmp_path):
 def test_k8s_dra_prunes_a_claim_no_longer_planned(run_module, tmp_path):
     dest = str(tmp_path / 'out')
     run_module(k8s_gpu_workload, dra_args(dest=dest))
+    shared = [name for name in os.listdir(dest) if name.startswith('shared.')]
     failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, workloads=DRA_WORKLOADS[:1]))
     assert not failed and result['changed'] is True
-    assert sorted(os.listdir(dest)) == ['detector.gpu.yaml', 'detector.yaml']
-    assert [os.path.basename(path) for path in result['removed']] == [
-        'shared.' + DRA_GPUS[1]['uuid'].lower() + '.yaml', 'tracker.yaml']
+    template = [name for name in os.listdir(dest) if name.startswith('detector.gpu.')]
+    assert len(shared) == 1 and len(template) == 1
+    assert sorted(os.listdir(dest)) == sorted(template + ['detector.yaml'])
+    assert [os.path.basename(path) for path in result['removed']] == shared + ['tracker.yaml']
+
+
+def test_k8s_dra_a_changed_plan_writes_a_new_claim_and_prunes_the_old(run_module, tmp_path):
+    # Kubernetes refuses any change to a ResourceClaim's spec (immutable): the claim of a changed
+    # plan must be a new object the pods name, and the old file must go, or applying the
+    # directory fails on the old claim.
+    dest = str(tmp_path / 'out')
+    run_module(k8s_gpu_workload, dra_args(dest=dest))
+    old = [name for name in os.listdir(dest) if name.startswith('shared.')]
+    with open(os.path.join(dest, old[0])) as handle:
+        old_spec = yaml.safe_load(handle)['spec']
+    changed = [dict(DRA_WORKLOADS[0]), dict(DRA_WORKLOADS[1], gpu_percentage=40)]
+    failed, result = run_module(k8s_gpu_workload, dra_args(dest=dest, workloads=changed))
+    assert not failed and result['changed'] is True
+    new = [name for name in os.listdir(dest) if name.startswith('shared.')]
+    assert len(old) == len(new) == 1 and old != new
+    assert [os.path.basename(path) for path in result['removed']] == old
+    with open(os.path.join(dest, new[0])) as handle:
+        claim = yaml.safe_load(handle)
+    assert claim['spec'] != old_spec
+    assert claim['spec']['devices']['config'][0]['opaque']['parameters']['sharing']['mpsConfig'] == {
+        'defaultActiveThreadPercentage': 40}
+    for workload in ('detector', 'tracker'):
+        with open(os.path.join(dest, workload + '.yaml')) as handle:
+            pod = yaml.safe_load(handle)['spec']['template']['spec']
+        assert pod['resourceClaims'] == [{'name': 'gpu', 'resourceClaimName': claim['metadata']['name']}]
 
 
 @pytest.mark.parametrize('more, words', [

@@ -40,6 +40,9 @@ GPU_CONFIG_SCHEMA = {
                 'strategy': {'enum': ['TimeSlicing', 'MPS']},
                 'timeSlicingConfig': {
                     'type': 'object', 'additionalProperties': False,
+                    # validate.go reads the interval of a present timeSlicingConfig without a nil
+                    # check (Normalize fills in only a missing timeSlicingConfig).
+                    'required': ['interval'],
                     'properties': {'interval': {'enum': ['Default', 'Short', 'Medium', 'Long']}}},
                 'mpsConfig': {
                     'type': 'object', 'additionalProperties': False,
@@ -267,7 +270,11 @@ def test_bad_options_are_named(call, words):
 @pytest.mark.parametrize('config, words', [
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'sharing': {'strategy': 'Mps'}}, ["'Mps'"]),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
-      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 101}}}, ['0 to 100', '101']),
+      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 101}}}, ['1 to 100', '101']),
+    # NVIDIA's MPS control daemon (535, build/nvidia) answers set_default_active_thread_percentage 0
+    # by logging "Invalid percentage, expected between (0.0, 100.0]" and keeping 100.0.
+    ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
+      'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 0}}}, ['1 to 100', 'got 0']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
       'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultActiveThreadPercentage': 12.5}}}, ['whole number']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
@@ -279,12 +286,14 @@ def test_bad_options_are_named(call, words):
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
       'sharing': {'strategy': 'MPS', 'mpsConfig': {'defaultPerDevicePinnedMemoryLimit': {'gpu0': '1Gi'}}}},
      ["'gpu0'"]),
+    ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
+      'sharing': {'strategy': 'TimeSlicing', 'timeSlicingConfig': {}}}, ['timeSlicingConfig needs an interval']),
     ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'extra': 1}, ['unknown fields extra']),
     ({'apiVersion': 'resource.nvidia.com/v1', 'kind': 'GpuConfig'}, ['apiVersion/kind']),
 ])
 def test_gpu_config_validator_refuses_what_the_driver_refuses(config, words):
     # The same configs break the schema written from NVIDIA's types (except the MiB floor,
-    # which is the driver's Normalize, not its types).
+    # which is the driver's Normalize, not its types, and percentage 0, which the daemon refuses).
     with pytest.raises(ManifestError) as error:
         dra.validate_gpu_config(config)
     for word in words:
@@ -293,6 +302,7 @@ def test_gpu_config_validator_refuses_what_the_driver_refuses(config, words):
 
 def test_gpu_config_validator_accepts_the_drivers_examples():
     for config in ({'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig'},
+                   {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig', 'sharing': {'strategy': 'TimeSlicing'}},
                    {'apiVersion': 'resource.nvidia.com/v1beta1', 'kind': 'GpuConfig',
                     'sharing': {'strategy': 'MPS', 'mpsConfig': {
                         'defaultActiveThreadPercentage': 50, 'defaultPinnedDeviceMemoryLimit': '10Gi',
@@ -301,3 +311,68 @@ def test_gpu_config_validator_accepts_the_drivers_examples():
                     'sharing': {'strategy': 'TimeSlicing', 'timeSlicingConfig': {'interval': 'Short'}}}):
         assert dra.validate_gpu_config(config) is config
         jsonschema.validate(config, GPU_CONFIG_SCHEMA)
+
+
+MPS_PAIR = [
+    {'name': 'detector', 'image': 'registry.local/detector:2', 'gpu': 1, 'gpu_percentage': 20, 'gpu_memory': '2G'},
+    {'name': 'tracker', 'image': 'registry.local/tracker:2', 'gpu': 1, 'gpu_percentage': 30, 'gpu_memory': '4G'},
+]
+
+
+def claim_names(objects):
+    return sorted(obj['metadata']['name'] for obj in objects if obj['kind'].startswith('ResourceClaim'))
+
+
+def test_claim_names_follow_their_spec_because_kubernetes_refuses_changing_it():
+    # resource.k8s.io: the spec of a ResourceClaim and of a ResourceClaimTemplate is immutable, so
+    # the same plan must give the same names (idempotent files) and a changed plan new names that
+    # the pods follow (an update in place would be refused by the API server).
+    first = render(MPS_PAIR, gpu_sharing={1: 'mps'})
+    assert claim_names(first) == claim_names(render(MPS_PAIR, gpu_sharing={1: 'mps'}))
+    changed = render([MPS_PAIR[0], dict(MPS_PAIR[1], gpu_percentage=35)], gpu_sharing={1: 'mps'})
+    validate_all(changed)
+    assert len(claim_names(first)) == len(claim_names(changed)) == 1
+    assert claim_names(first) != claim_names(changed)
+    for obj in by_kind(changed, 'Deployment'):
+        assert pod(obj)['resourceClaims'][0]['resourceClaimName'] == claim_names(changed)[0]
+    # The same for a workload's own template (here: its memory limit changes).
+    solo = [{'name': 'solo', 'image': 'registry.local/solo:1', 'gpu_percentage': 40, 'gpu_memory': '1G'}]
+    before = render(solo, sharing='mps')
+    after = render([dict(solo[0], gpu_memory='2G')], sharing='mps')
+    assert len(claim_names(before)) == 1 and claim_names(before) != claim_names(after)
+    assert claim_names(after) == [pod(by_kind(after, 'Deployment')[0])['resourceClaims'][0]['resourceClaimTemplateName']]
+
+
+def test_deployments_that_name_a_claim_are_recreated_not_rolled():
+    # A Deployment of one replica rolls by default with maxSurge 1 and maxUnavailable 0 (25 %
+    # rounded up and down): the new pod would need the GPU that the old pod's claim holds, and the
+    # old pod stays until the new one is ready. Kubernetes' other strategy is Recreate.
+    objects = render(MPS_PAIR + [{'name': 'recorder', 'image': 'registry.local/recorder:1', 'gpu': 0},
+                                 {'name': 'cpu', 'image': 'registry.local/cpu:1', 'gpu': 'none'}],
+                     gpu_sharing={1: 'mps'})
+    validate_all(objects)
+    deployments = dict((obj['metadata']['name'], obj['spec']) for obj in by_kind(objects, 'Deployment'))
+    for name in ('detector', 'tracker', 'recorder'):
+        assert deployments[name]['strategy'] == {'type': 'Recreate'}
+    assert 'strategy' not in deployments['cpu']
+    plan = planner.make_plan(GPUS, MPS_PAIR, gpu_sharing={1: 'mps'})
+    for obj in kubernetes.workload_objects(plan):
+        assert 'strategy' not in obj['spec']
+
+
+def test_workloads_on_the_same_gpus_share_one_claim_for_all_of_them():
+    # One claim may hold several GPUs and be named by several pods: workloads on exactly the same
+    # GPUs need no GPU in two claims.
+    objects = render([{'name': 'a', 'image': 'registry.local/a:1', 'gpu': 'all', 'gpu_percentage': 30},
+                      {'name': 'b', 'image': 'registry.local/b:1', 'gpu': 'all', 'gpu_percentage': 20}], sharing='mps')
+    validate_all(objects)
+    claims = by_kind(objects, 'ResourceClaim')
+    assert len(claims) == 1 and not by_kind(objects, 'ResourceClaimTemplate')
+    assert pinned_uuids(claims[0])[0] == [UUID0, UUID1]
+    assert claim_spec(claims[0])['devices']['requests'][0]['exactly']['count'] == 2
+    assert claim_spec(claims[0])['devices']['config'][0]['opaque']['parameters']['sharing']['mpsConfig'] == {
+        'defaultActiveThreadPercentage': 30}
+    workloads = dict((obj['metadata']['name'], obj) for obj in by_kind(objects, 'Deployment'))
+    for obj in workloads.values():
+        assert pod(obj)['resourceClaims'] == [{'name': 'gpu', 'resourceClaimName': claims[0]['metadata']['name']}]
+    assert env(workloads['a']) == {} and env(workloads['b']) == {'CUDA_MPS_ACTIVE_THREAD_PERCENTAGE': '20'}
