@@ -43,12 +43,13 @@ import re
 import time
 
 try:
-    from urllib.parse import quote, quote_plus, urlencode
+    from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 except ImportError:  # Python 2 (never used by this collection, but keeps the sanity import test quiet)
-    from urllib import quote, quote_plus, urlencode  # type: ignore
+    from urllib import quote, quote_plus, unquote_plus, urlencode  # type: ignore
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import InvalidOption, IotHubError, ManifestError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import iotedge
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.serialize import short_hash
 
 API_VERSION = '2021-04-12'
 TOKEN_LIFETIME = 3600
@@ -187,10 +188,6 @@ def token_signature(token):
     if not match:
         return []
     from_url = match.group(1)
-    try:
-        from urllib.parse import unquote_plus
-    except ImportError:  # pragma: no cover
-        from urllib import unquote_plus  # type: ignore
     return [from_url, unquote_plus(from_url)]
 
 
@@ -500,8 +497,7 @@ def device_differences(wanted, current):
 
 def content_hash(content):
     """A short, stable hash of a deployment's content: the version part of its id."""
-    text = json.dumps(content, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:HASH_LENGTH]
+    return short_hash(content, HASH_LENGTH)
 
 
 def versioned_id(deployment_id, content):

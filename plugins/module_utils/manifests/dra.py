@@ -52,14 +52,13 @@ variable, which can only lower its share.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
-import json
 import math
 
 from ansible_collections.edge_gpu.sharing.plugins.module_utils import gpus as gpu_rules
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.errors import ManifestError
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests import k8s_names
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.k8s_names import MANAGED_BY
+from ansible_collections.edge_gpu.sharing.plugins.module_utils.manifests.serialize import short_hash
 from ansible_collections.edge_gpu.sharing.plugins.module_utils.units import memory_text, number_text
 
 ALLOCATIONS = ('device_plugin', 'dra')
@@ -238,8 +237,7 @@ def spec_hash(spec):
     the ``spec`` of a ResourceClaim or ResourceClaimTemplate (immutable, like a Job's template),
     so the names carry it: a changed plan is a new object that the pods name, and the old one is
     pruned, instead of an update the API server rejects."""
-    text = json.dumps(spec, sort_keys=True, separators=(',', ':'))
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]
+    return short_hash(spec)
 
 
 def shared_claim_name(uuid, spec):

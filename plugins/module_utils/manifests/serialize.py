@@ -8,6 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
 import traceback
 
@@ -40,6 +41,14 @@ def dump_yaml_documents(documents):
     """Several objects as one multi-document YAML file."""
     return yaml.dump_all(documents, Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True,
                          explicit_start=True)
+
+
+def short_hash(data, length=8):
+    """The first ``length`` hex digits of the SHA-256 of ``data``'s canonical JSON: a stable
+    version tag for objects whose content cannot be updated in place (IoT Hub configurations,
+    DRA claims), so a changed content gets a new name."""
+    text = json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:length]
 
 
 def dump_json(data):
